@@ -1,0 +1,114 @@
+# guardshim: one top-level GNU Makefile. `make` builds the shim and the tool;
+# `make demo` and `make check` also install the Debian packages they need.
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+CXX ?= g++
+-include config.mak
+
+B := build
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wmissing-declarations -Wformat=2 -Wundef -Wpointer-arith -Wwrite-strings \
+        -Wvla -Wimplicit-fallthrough
+GS_CFLAGS := -std=gnu11 -O2 -g $(WARN) -DGS_VERSION_STRING='"$(VERSION)"' -Iinclude
+SHIM_CFLAGS := $(GS_CFLAGS) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+        -fno-omit-frame-pointer -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
+        -fno-builtin-free -pthread -DGS_BUILDING_SHIM -MMD -MP
+SHIM_LIBS := -lunwind -ldw -lelf -ldl -pthread
+
+SHIM_SRC := $(wildcard preload/*.c)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
+
+# Test programs: tests/programs/*.c|*.cpp -> build/tests/NAME; lib*.c -> build/tests/lib*.so.
+# -O0 and no builtins so the compiler can neither delete a leak nor reshape a stack.
+TPROG_CFLAGS := -O0 -g -fno-builtin -fno-inline -fno-optimize-sibling-calls -pthread -Iinclude
+TPROG_C := $(filter-out tests/programs/lib%.c,$(wildcard tests/programs/*.c))
+TPROG_CXX := $(wildcard tests/programs/*.cpp)
+TPROG_LIB := $(wildcard tests/programs/lib*.c)
+TPROGS := $(TPROG_C:tests/programs/%.c=$(B)/tests/%) $(TPROG_CXX:tests/programs/%.cpp=$(B)/tests/%) \
+          $(TPROG_LIB:tests/programs/%.c=$(B)/tests/%.so)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+
+DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
+        bats-assert jq gcc g++ make
+
+.PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
+all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
+
+$(B)/libguardshim.so: $(SHIM_OBJ) preload/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,--version-script=preload/exports.map -Wl,-z,defs \
+	    -Wl,-z,nodelete $(SHIM_LIBS)
+
+$(B)/preload/%.o: preload/%.c
+	@mkdir -p $(@D)
+	$(CC) $(SHIM_CFLAGS) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(B)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(GS_CFLAGS) -MMD -MP $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(B)/guardshim: $(TOOL_OBJ)
+	$(CC) -o $@ $^ -ljansson -ldw -lelf $(LDFLAGS)
+
+$(B)/examples/%: examples/%.c include/guardshim.h
+	@mkdir -p $(@D)
+	$(CC) -O0 -g -fno-builtin -Iinclude -pthread -o $@ $< -ldl
+
+$(B)/tests/lib%.so: tests/programs/lib%.c
+	@mkdir -p $(@D)
+	$(CC) $(TPROG_CFLAGS) -shared -fPIC -o $@ $<
+
+$(B)/tests/%: tests/programs/%.c include/guardshim.h
+	@mkdir -p $(@D)
+	$(CC) $(TPROG_CFLAGS) -o $@ $< -ldl -Wl,-rpath,'$$ORIGIN'
+
+$(B)/tests/%: tests/programs/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(TPROG_CFLAGS) -o $@ $< -ldl
+
+test-programs: $(TPROGS)
+
+# Installs what is missing; idempotent and quiet when everything is there.
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@echo "== running build/examples/leaky_list under the shim =="
+	-LD_PRELOAD=$(CURDIR)/$(B)/libguardshim.so $(B)/examples/leaky_list
+
+check: deps
+	@$(MAKE) --no-print-directory all test-programs
+	@$(MAKE) --no-print-directory test
+
+TESTS ?= tests
+test: all test-programs
+	@tests/run-all $(TESTS)
+
+check-exports: $(B)/libguardshim.so
+	@tests/check-exports $(B)/libguardshim.so
+
+bench: all
+	bench/run
+
+install: all
+	install -Dm755 $(B)/libguardshim.so $(DESTDIR)$(PREFIX)/lib/libguardshim.so
+	install -Dm644 include/guardshim.h $(DESTDIR)$(PREFIX)/include/guardshim.h
+	[ ! -f $(B)/guardshim ] || install -Dm755 $(B)/guardshim $(DESTDIR)$(PREFIX)/bin/guardshim
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libguardshim.so $(DESTDIR)$(PREFIX)/include/guardshim.h \
+	      $(DESTDIR)$(PREFIX)/bin/guardshim
+
+clean:
+	rm -rf $(B)
+
+-include $(SHIM_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

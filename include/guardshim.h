@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT
+ * guardshim.h: the opt-in API of the guardshim leak detector.
+ *
+ * Every function is declared weak: a program built against this header runs
+ * unchanged without the shim, where the functions are NULL. Test first:
+ *
+ *     if (gs_active && gs_active()) gs_collect();
+ *
+ * All functions are thread-safe unless a paragraph says otherwise. None of
+ * them runs a finalizer except gs_drain(). */
+#ifndef GUARDSHIM_H
+#define GUARDSHIM_H
+
+#include <stddef.h>
+
+#define GS_VERSION_MAJOR 0
+#define GS_VERSION_MINOR 1
+#define GS_VERSION_PATCH 0
+#define GS_VERSION (GS_VERSION_MAJOR * 10000 + GS_VERSION_MINOR * 100 + GS_VERSION_PATCH)
+
+#ifdef GS_BUILDING_SHIM
+#define GS_API __attribute__((visibility("default")))
+#else
+#define GS_API __attribute__((weak))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 when the shim is loaded and tracking; 0 when it degraded to a
+ * pass-through allocator. */
+GS_API int gs_active(void);
+
+/* Runs a full scan now: stops the other threads for the scan only, marks
+ * from the roots (the calling thread's stack from the caller's frame
+ * upward) and queues unreachable guarded or finalizable blocks.
+ * returns: the number of blocks found unreachable that were not found
+ * unreachable by an earlier scan. Cost: about the exit check's. */
+GS_API size_t gs_collect(void);
+
+/* Scans like gs_collect() and writes a recoverable report of the leaks not
+ * reported before (trigger "api"). returns: the number of records written. */
+GS_API size_t gs_check_leaks(void);
+
+typedef struct gs_guardian gs_guardian;
+
+/* A new, empty guardian; NULL with errno=ENOMEM when out of memory. */
+GS_API gs_guardian *gs_guardian_new(void);
+
+/* Registers a live block (its start address) with `g`. When a scan finds it
+ * unreachable it is kept alive, with everything it points to, and queued
+ * on `g`. A block registered with two guardians is queued on both (as in
+ * Chez Scheme). returns: 0, or -1 with errno=EINVAL when `g` is not a
+ * guardian or `block` is not the start of a live block. */
+GS_API int gs_guardian_register(gs_guardian *g, void *block);
+
+/* The next block `g` found unreachable, still allocated; NULL when none.
+ * The program now owns it again: free it or register it again. */
+GS_API void *gs_guardian_poll(gs_guardian *g);
+
+/* Frees the guardian; blocks still registered with it lose their guard and
+ * are reported as leaks if they become unreachable. */
+GS_API void gs_guardian_free(gs_guardian *g);
+
+typedef void (*gs_finalizer)(void *block, void *arg);
+
+/* Sets (fn != NULL) or clears (fn == NULL) the finalizer of a live block.
+ * A finalizable block found unreachable is queued; gs_drain() runs `fn` and
+ * then frees the block. Finalizers follow topological order: if
+ * unreachable finalizable A points to finalizable B, A runs first.
+ * returns: 0, or -1 with errno=EINVAL when `block` is not a live block. */
+GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg);
+
+/* Runs the pending finalizers on the calling thread, then frees their
+ * blocks. Finalizers may allocate, free and set finalizers.
+ * returns: the number of finalizers run. */
+GS_API size_t gs_drain(void);
+
+/* Never report this live block. returns: 0, or -1 with errno=EINVAL. */
+GS_API int gs_ignore(void *block);
+
+/* On the calling thread, blocks allocated until the matching gs_enable()
+ * are never reported. Calls nest. */
+GS_API void gs_disable(void);
+GS_API void gs_enable(void);
+
+/* Adds [p, p+n) to the roots; gs_unregister_root needs the same p and n.
+ * returns: 0, or -1 with errno (EINVAL for n == 0 or an unknown range,
+ * ENOMEM when the root table is full). */
+GS_API int gs_register_root(const void *p, size_t n);
+GS_API int gs_unregister_root(const void *p, size_t n);
+
+/* Frozen layout: fields are never added or reordered. */
+struct gs_stats {
+    size_t live_blocks, live_bytes, total_allocs, total_frees, scans, leaked_blocks,
+        leaked_bytes, pending_finalizers;
+};
+
+/* Fills *out. returns: 0, or -1 with errno=EINVAL when out is NULL. */
+GS_API int gs_get_stats(struct gs_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

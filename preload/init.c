@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT
+ * init.c: the shim's lifecycle and process-level hooks.
+ * States: preinit -> bootstrap (one thread initialises; every allocation
+ * meanwhile passes through untracked) -> ready; any internal failure
+ * moves to degraded: a pass-through allocator, one line on stderr.
+ * Hooks: the constructor registers the exit check with atexit (so it runs
+ * after every atexit handler the program registers later) and the
+ * pthread_atfork handlers that take every shim lock around fork.
+ * locks: all of them, in lock.h's order, around fork. STW: no. */
+#define _GNU_SOURCE
+#include "init.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "depot.h"
+#include "handle.h"
+#include "interpose.h"
+#include "log.h"
+#include "modules.h"
+#include "options.h"
+#include "report.h"
+#include "roots.h"
+#include "scan.h"
+#include "threads.h"
+#include "tstate.h"
+#include "unwind.h"
+#include "world.h"
+
+atomic_int shim_state;
+
+static struct {
+    uintptr_t ldso_lo, ldso_hi;
+    bool exit_checked;
+} life;
+
+static int ldso_cb(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    if (!info->dlpi_name || !strstr(info->dlpi_name, "/ld-linux"))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            life.ldso_lo = info->dlpi_addr + ph->p_vaddr;
+            life.ldso_hi = life.ldso_lo + ph->p_memsz;
+        }
+    }
+    return 1;
+}
+
+bool init_pc_in_ldso(uintptr_t pc) { return pc >= life.ldso_lo && pc < life.ldso_hi; }
+
+void init_degrade(const char *reason)
+{
+    int s = atomic_exchange(&shim_state, ST_DEGRADED);
+    if (s != ST_DEGRADED)
+        log_error("disabled: %s; continuing without leak detection", reason);
+}
+
+static void atfork_prepare(void)
+{
+    tls.in_shim++;
+    handle_atfork_prepare();
+    depot_atfork_prepare();
+    modules_atfork_prepare();
+    threads_atfork_prepare();
+    arena_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+    arena_atfork_parent();
+    threads_atfork_parent();
+    modules_atfork_parent();
+    depot_atfork_parent();
+    handle_atfork_parent();
+    tls.in_shim--;
+}
+
+static void atfork_child(void)
+{
+    arena_atfork_child();
+    threads_atfork_child();
+    modules_atfork_child();
+    depot_atfork_child();
+    handle_atfork_child();
+    tls.in_shim--;
+}
+
+static bool do_init(void)
+{
+    opt_parse(getenv("GUARDSHIM_OPTIONS"));
+    dl_iterate_phdr(ldso_cb, NULL);
+    interpose_init();
+    threads_init();
+    roots_init();
+    if (handle_init() || unwind_init() || world_init()) {
+        init_degrade("initialisation failed");
+        return false;
+    }
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    return true;
+}
+
+bool init_ensure_slow(void)
+{
+    int expect = ST_PREINIT;
+    if (!atomic_compare_exchange_strong(&shim_state, &expect, ST_BOOTSTRAP))
+        return atomic_load(&shim_state) == ST_READY;
+    tls.in_shim++;
+    bool ok = do_init();
+    tls.in_shim--;
+    if (ok) {
+        expect = ST_BOOTSTRAP;
+        atomic_compare_exchange_strong(&shim_state, &expect, ST_READY);
+    }
+    return atomic_load(&shim_state) == ST_READY;
+}
+
+/* A program annotated for LeakSanitizer may turn checking off. */
+static bool lsan_turned_off(void)
+{
+    int (*fn)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "__lsan_is_turned_off");
+    return fn && fn();
+}
+
+/* Runs after the program's own atexit handlers. */
+static GS_NOINLINE void exit_check(void)
+{
+    if (atomic_load(&shim_state) != ST_READY || !opt.leak_check_at_exit || life.exit_checked)
+        return;
+    life.exit_checked = true;
+    tls.in_shim++;
+    if (lsan_turned_off()) {
+        tls.in_shim--;
+        return;
+    }
+    struct scan_result r;
+    struct report_totals totals = {0};
+    int err = scan_run(&r, (uintptr_t)__builtin_frame_address(0));
+    if (err) {
+        log_error("leak check failed: %s", strerror(err));
+    } else {
+        report_write(&r, TRIGGER_EXIT, &totals);
+        scan_result_free(&r);
+    }
+    tls.in_shim--;
+    if (totals.records && opt.exitcode) {
+        /* Keep the program's buffered output, then report failure the way
+         * LeakSanitizer does. */
+        fflush(NULL);
+        _exit(opt.exitcode);
+    }
+}
+
+__attribute__((constructor)) static void shim_constructor(void)
+{
+    if (init_ready())
+        atexit(exit_check);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT
+ * init.h: the shim's lifecycle: preinit -> bootstrap -> ready, and
+ * degraded (pass-through) on any internal failure. */
+#ifndef GS_INIT_H
+#define GS_INIT_H
+
+#include <stdatomic.h>
+
+#include "common.h"
+
+enum shim_state { ST_PREINIT = 0, ST_BOOTSTRAP, ST_READY, ST_DEGRADED };
+
+extern atomic_int shim_state;
+
+/* True when allocations are to be tracked; initialises on first use.
+ * While one thread initialises, others pass through untracked. */
+bool init_ensure_slow(void);
+static inline bool init_ready(void)
+{
+    int s = atomic_load_explicit(&shim_state, memory_order_acquire);
+    if (GS_LIKELY(s == ST_READY))
+        return true;
+    return s == ST_PREINIT && init_ensure_slow();
+}
+
+/* Switches to pass-through for good and prints one line. Thread-safe. */
+void init_degrade(const char *reason);
+
+/* True when `pc` lies in the dynamic loader's code (ld.so allocations are
+ * roots: the dtv is reached only through an interior pointer). */
+bool init_pc_in_ldso(uintptr_t pc);
+
+#endif

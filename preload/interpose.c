@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT
+ * interpose.c: the exported malloc family. Thin wrappers: forward to
+ * glibc's __libc_* entry points (never dlsym on this path), then record a
+ * handle. Each wrapper captures its own return address and its caller's
+ * CFA for the stack cache (unwind.h), so it must keep a frame pointer
+ * (the Makefile builds the shim with -fno-omit-frame-pointer).
+ * Recursion: `tls.in_shim` > 0 means the shim itself (or libunwind, libdw)
+ * is allocating: such blocks pass through untracked. A free of a pointer
+ * the shim does not know is forwarded to glibc unchanged.
+ * errno: preserved except where libc itself reports ENOMEM/EINVAL.
+ * locks: one handle shard per call. STW: no. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#include "guardian.h"
+#include "handle.h"
+#include "init.h"
+#include "interpose.h"
+#include "tstate.h"
+#include "unwind.h"
+
+__thread struct tstate tls __attribute__((tls_model("initial-exec")));
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+#define CALLER_RA ((uintptr_t)__builtin_return_address(0))
+#define CALLER_CFA ((uintptr_t)__builtin_frame_address(0) + 16)
+
+static size_t (*libc_usable_size)(void *);
+
+void interpose_init(void)
+{
+    libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+}
+
+/* Records a fresh block. pre: p != NULL. */
+static void *track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    if (GS_UNLIKELY(!p) || !init_ready() || tls.in_shim)
+        return p;
+    int saved = errno;
+    tls.in_shim++;
+    stack_id st = unwind_stack(entry, ra0, cfa0);
+    uint32_t flags = tls.disabled ? HF_IGNORED : 0;
+    if (GS_UNLIKELY(init_pc_in_ldso(ra0)))
+        flags |= HF_ROOT;
+    if (GS_UNLIKELY(((uintptr_t)p & 15) != 0) ||
+        GS_UNLIKELY(!handle_insert((uintptr_t)p, size, st, flags, tls.owner)))
+        init_degrade("the handle table cannot grow");
+    tls.in_shim--;
+    errno = saved;
+    return p;
+}
+
+/* Forgets a block that is about to be freed. */
+static inline void untrack(void *p)
+{
+    struct handle h;
+    if (atomic_load_explicit(&shim_state, memory_order_relaxed) != ST_READY || tls.in_shim)
+        return;
+    if (handle_remove((uintptr_t)p, &h) && GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED))) {
+        tls.in_shim++;
+        guardian_forget((uintptr_t)p);
+        tls.in_shim--;
+    }
+}
+
+GS_EXPORT void *malloc(size_t n)
+{
+    return track(__libc_malloc(n), n, (uintptr_t)&malloc, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT void free(void *p)
+{
+    if (!p)
+        return;
+    untrack(p);
+    __libc_free(p);
+}
+
+GS_EXPORT void *calloc(size_t n, size_t m)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, m, &total))
+        return __libc_calloc(n, m); /* glibc sets ENOMEM and returns NULL */
+    return track(__libc_calloc(n, m), total, (uintptr_t)&calloc, CALLER_RA, CALLER_CFA);
+}
+
+static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    if (!p)
+        return track(__libc_malloc(n), n, entry, ra0, cfa0);
+    if (n == 0 || !init_ready() || tls.in_shim) {
+        if (n == 0)
+            untrack(p); /* glibc frees p and returns NULL */
+        return __libc_realloc(p, n);
+    }
+    int saved = errno;
+    tls.in_shim++;
+    struct handle old;
+    bool had = handle_lookup((uintptr_t)p, &old);
+    stack_id st = unwind_stack(entry, ra0, cfa0);
+    tls.inflight_old = (uintptr_t)p;
+    void *q = __libc_realloc(p, n);
+    if (!q) {
+        tls.inflight_old = 0;
+        tls.in_shim--;
+        return NULL; /* p is untouched; glibc set errno */
+    }
+    tls.inflight_size = n;
+    tls.inflight_new = (uintptr_t)q;
+    struct handle gone;
+    if (had)
+        handle_remove((uintptr_t)p, &gone);
+    uint32_t flags = had ? old.flags & (HF_IGNORED | HF_ROOT) : (tls.disabled ? HF_IGNORED : 0);
+    if (had && (old.flags & (HF_FINALIZER | HF_GUARDED)))
+        guardian_forget((uintptr_t)p);
+    if (((uintptr_t)q & 15) || !handle_insert((uintptr_t)q, n, st, flags, had ? old.owner : tls.owner))
+        init_degrade("the handle table cannot grow");
+    tls.inflight_new = 0;
+    tls.inflight_old = 0;
+    tls.in_shim--;
+    errno = saved;
+    return q;
+}
+
+GS_EXPORT void *realloc(void *p, size_t n)
+{
+    return realloc_impl(p, n, (uintptr_t)&realloc, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, m, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc_impl(p, total, (uintptr_t)&reallocarray, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = __libc_memalign(align, n);
+    errno = saved;
+    if (!p)
+        return ENOMEM;
+    *out = track(p, n, (uintptr_t)&posix_memalign, CALLER_RA, CALLER_CFA);
+    return 0;
+}
+
+GS_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+    return track(__libc_memalign(align, n), n, (uintptr_t)&aligned_alloc, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT void *memalign(size_t align, size_t n)
+{
+    return track(__libc_memalign(align, n), n, (uintptr_t)&memalign, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT void *valloc(size_t n)
+{
+    return track(__libc_valloc(n), n, (uintptr_t)&valloc, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT void *pvalloc(size_t n)
+{
+    /* pvalloc's block is the size rounded up to whole pages (at least one). */
+    size_t rounded = n ? (n + 4095) & ~(size_t)4095 : 4096;
+    if (rounded < n)
+        rounded = n;
+    return track(__libc_pvalloc(n), rounded, (uintptr_t)&pvalloc, CALLER_RA, CALLER_CFA);
+}
+
+GS_EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (!libc_usable_size)
+        init_ready();
+    return libc_usable_size ? libc_usable_size(p) : 0;
+}

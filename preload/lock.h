@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT
+ * lock.h: the shim's locks. Never allocate, never call libc.
+ *
+ * Lock order (outer first); a thread holding one may only take those below:
+ *   1. the loader lock (taken by dl_iterate_phdr around a scan)
+ *   2. scan lock (scan.c: one scan at a time)
+ *   3. handle shard locks, in index order (handle.c)
+ *   4. guardian lock (guardian.c)
+ *   5. depot lock (depot.c) -> modules lock (modules.c) -> loader lock is
+ *      NOT allowed below 2: depot_put runs only outside a scan, from malloc
+ *   6. registry lock (threads.c), arena lock (arena.c), maps lock (sys.c)
+ * No lock is held while calling out of the shim. */
+#ifndef GS_LOCK_H
+#define GS_LOCK_H
+
+#include <stdatomic.h>
+
+#include "common.h"
+
+/* Test-and-test-and-set lock for very short critical sections. */
+struct spinlock {
+    atomic_int v;
+};
+
+void lock_wait_futex(atomic_int *v);
+void lock_wake_futex(atomic_int *v);
+
+static inline bool spin_trylock(struct spinlock *l)
+{
+    return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+           atomic_exchange_explicit(&l->v, 1, memory_order_acquire) == 0;
+}
+
+static inline void spin_lock(struct spinlock *l)
+{
+    /* 0 free, 1 locked, 2 locked with waiters sleeping on the futex. */
+    int spins = 0;
+    for (;;) {
+        int expect = 0;
+        if (atomic_compare_exchange_weak_explicit(&l->v, &expect, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+        if (++spins < 100) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        if (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) == 0)
+            return;
+        lock_wait_futex(&l->v);
+    }
+}
+
+static inline void spin_unlock(struct spinlock *l)
+{
+    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)
+        lock_wake_futex(&l->v);
+}
+
+/* After fork the child owns no lock any more: reset instead of unlock. */
+static inline void spin_reset(struct spinlock *l) { atomic_store(&l->v, 0); }
+
+#endif

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT
+ * mark.c: heap snapshot, granule index and conservative mark (mark.h).
+ * locks: none itself; heap_build needs the handle locks held by the caller.
+ * STW: yes (after heap_build). allocates: sys_map only. */
+#include "mark.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "handle.h"
+#include "sys.h"
+
+#define REGION_SHIFT 30
+#define GRANULE_SHIFT 8
+#define GRANULES_PER_REGION (1ul << (REGION_SHIFT - GRANULE_SHIFT))
+
+/* One 1 GiB region: map[g] = 1 + index of the first block overlapping
+ * granule g, or 0 when none does. */
+struct region {
+    uintptr_t id; /* (address >> REGION_SHIFT) + 1; 0 = empty slot */
+    uint32_t *map;
+};
+
+static size_t region_slot(const struct heap *h, uintptr_t id)
+{
+    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 40) & (h->n_regions_cap - 1);
+}
+
+static struct region *region_get(const struct heap *h, uintptr_t addr)
+{
+    uintptr_t id = (addr >> REGION_SHIFT) + 1;
+    for (size_t i = region_slot(h, id);; i = (i + 1) & (h->n_regions_cap - 1)) {
+        struct region *r = &h->regions[i];
+        if (r->id == id)
+            return r;
+        if (r->id == 0)
+            return NULL;
+    }
+}
+
+static struct region *region_add(struct heap *h, uintptr_t addr)
+{
+    uintptr_t id = (addr >> REGION_SHIFT) + 1;
+    for (size_t i = region_slot(h, id);; i = (i + 1) & (h->n_regions_cap - 1)) {
+        struct region *r = &h->regions[i];
+        if (r->id == id)
+            return r;
+        if (r->id == 0) {
+            r->map = sys_map(GRANULES_PER_REGION * sizeof(uint32_t), true);
+            if (!r->map)
+                return NULL;
+            r->id = id;
+            h->mapped_bytes += GRANULES_PER_REGION * sizeof(uint32_t);
+            return r;
+        }
+    }
+}
+
+struct fill_ctx {
+    struct sblock *out;
+    size_t n, cap;
+};
+
+static void fill_cb(const struct handle *hd, void *ctx)
+{
+    struct fill_ctx *f = ctx;
+    if (f->n < f->cap)
+        f->out[f->n++] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->flags,
+                                         (uint16_t)hd->owner};
+}
+
+/* LSD radix sort on bits 4..51 of the start address (16-byte aligned
+ * blocks, 48-bit user space): four 12-bit passes. */
+static void sort_blocks(struct sblock *a, struct sblock *tmp, size_t n)
+{
+    static size_t count[1 << 12];
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 4 + pass * 12;
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].start >> shift) & 0xfff]++;
+        size_t sum = 0;
+        for (size_t k = 0; k < (1 << 12); k++) {
+            size_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i].start >> shift) & 0xfff]++] = a[i];
+        memcpy(a, tmp, n * sizeof *a);
+    }
+}
+
+static inline uintptr_t block_end(const struct sblock *b) { return b->start + b->size; }
+
+int heap_build(struct heap *h)
+{
+    memset(h, 0, sizeof *h);
+    size_t cap = handle_count_locked();
+    size_t bytes = (cap ? cap : 1) * sizeof(struct sblock);
+    h->blocks = sys_map(bytes, false);
+    struct sblock *tmp = sys_map(bytes, false);
+    h->state = sys_map(cap ? cap : 1, false);
+    h->n_regions_cap = 1024;
+    h->regions = sys_map(h->n_regions_cap * sizeof(struct region), false);
+    h->stack_cap = h->pstack_cap = 1 << 16;
+    h->stack = sys_map(h->stack_cap * sizeof(size_t), false);
+    h->pstack = sys_map(h->pstack_cap * sizeof(size_t), false);
+    if (!h->blocks || !tmp || !h->state || !h->regions || !h->stack || !h->pstack) {
+        sys_unmap(tmp, bytes);
+        heap_free(h);
+        return ENOMEM;
+    }
+    struct fill_ctx f = {h->blocks, 0, cap};
+    handle_for_each_locked(fill_cb, &f);
+    h->n = f.n;
+    sort_blocks(h->blocks, tmp, h->n);
+    sys_unmap(tmp, bytes);
+    h->mapped_bytes += 2 * bytes + cap;
+    if (h->n == 0)
+        return 0;
+    h->lo = h->blocks[0].start;
+    h->hi = block_end(&h->blocks[h->n - 1]);
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sblock *b = &h->blocks[i];
+        /* Granules g in [start, end] (end inclusive: one-past-end pointers). */
+        uintptr_t g = b->start >> GRANULE_SHIFT, last = block_end(b) >> GRANULE_SHIFT;
+        h->hi = GS_MAX(h->hi, block_end(b));
+        struct region *r = NULL;
+        for (; g <= last; g++) {
+            uintptr_t addr = g << GRANULE_SHIFT;
+            if (!r || (addr >> REGION_SHIFT) + 1 != r->id) {
+                r = region_add(h, addr);
+                if (!r) {
+                    heap_free(h);
+                    return ENOMEM;
+                }
+            }
+            uint32_t *m = &r->map[g & (GRANULES_PER_REGION - 1)];
+            if (*m == 0)
+                *m = (uint32_t)(i + 1);
+        }
+    }
+    return 0;
+}
+
+void heap_free(struct heap *h)
+{
+    if (h->regions) {
+        for (size_t i = 0; i < h->n_regions_cap; i++)
+            if (h->regions[i].id)
+                sys_unmap(h->regions[i].map, GRANULES_PER_REGION * sizeof(uint32_t));
+        sys_unmap(h->regions, h->n_regions_cap * sizeof(struct region));
+    }
+    size_t cap = h->n ? h->n : 1;
+    sys_unmap(h->blocks, cap * sizeof(struct sblock));
+    sys_unmap(h->state, cap);
+    sys_unmap(h->stack, h->stack_cap * sizeof(size_t));
+    sys_unmap(h->pstack, h->pstack_cap * sizeof(size_t));
+    memset(h, 0, sizeof *h);
+}
+
+long heap_find(const struct heap *h, uintptr_t v)
+{
+    if (v < h->lo || v > h->hi)
+        return -1;
+    const struct region *r = region_get(h, v);
+    if (!r)
+        return -1;
+    uint32_t m = r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
+    if (m == 0)
+        return -1;
+    for (size_t i = m - 1; i < h->n && h->blocks[i].start <= v; i++)
+        if (v <= block_end(&h->blocks[i]))
+            return (long)i;
+    return -1;
+}
+
+/* Grows a mark stack; on failure the push is dropped (the block stays
+ * unscanned, which can only over-report, never free or hide). */
+static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap * 2;
+        size_t *ns = sys_map(ncap * sizeof(size_t), false);
+        if (!ns)
+            return false;
+        memcpy(ns, *st, *n * sizeof(size_t));
+        sys_unmap(*st, *cap * sizeof(size_t));
+        *st = ns;
+        *cap = ncap;
+    }
+    (*st)[(*n)++] = v;
+    return true;
+}
+
+static inline void reach(struct heap *h, uintptr_t v, bool strong)
+{
+    long i = heap_find(h, v);
+    if (i < 0)
+        return;
+    uint8_t s = h->state[i];
+    if (strong && v == h->blocks[i].start) {
+        if (s != BS_REACHED) {
+            h->state[i] = BS_REACHED;
+            stack_push(&h->stack, &h->stack_n, &h->stack_cap, (size_t)i);
+        }
+    } else if (s == BS_UNREACHED) {
+        h->state[i] = BS_POSSIBLE;
+        stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, (size_t)i);
+    }
+}
+
+static void scan_words(struct heap *h, uintptr_t lo, uintptr_t hi, bool strong)
+{
+    lo = (lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+        uintptr_t v = *(const uintptr_t *)p;
+        if (v >= h->lo && v <= h->hi)
+            reach(h, v, strong);
+    }
+}
+
+void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi) { scan_words(h, lo, hi, true); }
+
+void mark_block_root(struct heap *h, size_t i)
+{
+    if (h->state[i] != BS_REACHED) {
+        h->state[i] = BS_REACHED;
+        stack_push(&h->stack, &h->stack_n, &h->stack_cap, i);
+    }
+}
+
+void mark_drain(struct heap *h)
+{
+    for (;;) {
+        /* Strong closure first, so "possible" means no start-pointer path at all. */
+        while (h->stack_n) {
+            const struct sblock *b = &h->blocks[h->stack[--h->stack_n]];
+            scan_words(h, b->start, b->start + b->size, true);
+        }
+        if (!h->pstack_n)
+            return;
+        size_t i = h->pstack[--h->pstack_n];
+        if (h->state[i] != BS_POSSIBLE)
+            continue; /* reached strongly meanwhile: scanned as such */
+        const struct sblock *b = &h->blocks[i];
+        scan_words(h, b->start, b->start + b->size, false);
+    }
+}
+
+void mark_for_each_edge(const struct heap *h, size_t i, void (*fn)(void *ctx, size_t j),
+                        void *ctx)
+{
+    const struct sblock *b = &h->blocks[i];
+    uintptr_t lo = (b->start + 7) & ~(uintptr_t)7, hi = b->start + b->size;
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+        uintptr_t v = *(const uintptr_t *)p;
+        if (v < h->lo || v > h->hi)
+            continue;
+        long j = heap_find(h, v);
+        if (j >= 0)
+            fn(ctx, (size_t)j);
+    }
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT
+ * mark.h: the scan's view of the heap and the conservative mark.
+ *
+ * `struct heap` is a snapshot of the handle table sorted by address, plus
+ * a page-granular index ("segment vector", seed 003): for every 256-byte
+ * granule of each 1 GiB region that holds blocks, the index of the first
+ * block that may contain an address in it. "Does word v point into a
+ * block" is then a range check, a region lookup, one load and a short
+ * forward search: O(1), no hashing of the table.
+ * A pointer to a block's start (or to one past its end, which glibc's
+ * layout and C idioms produce) reaches it; any other interior pointer
+ * reaches it only "possibly". All memory is sys_map'd before the world
+ * stops; everything here is STW-safe and allocation-free once built. */
+#ifndef GS_MARK_H
+#define GS_MARK_H
+
+#include "depot.h"
+
+enum block_state {
+    BS_UNREACHED = 0,
+    BS_REACHED,     /* through start pointers from a root */
+    BS_POSSIBLE,    /* only through a chain with an interior pointer */
+};
+
+struct sblock {
+    uintptr_t start;
+    size_t size;
+    stack_id stack;
+    uint16_t flags;
+    uint16_t owner;
+};
+
+struct region;
+
+struct heap {
+    size_t n;
+    struct sblock *blocks;   /* sorted by start */
+    uint8_t *state;          /* enum block_state, per block */
+    uintptr_t lo, hi;        /* [lowest start, highest end] */
+    struct region *regions;  /* open-addressing table of region maps */
+    size_t n_regions_cap;
+    size_t *stack;           /* mark stack of block indices */
+    size_t stack_cap, stack_n;
+    size_t *pstack;          /* pending "possible" blocks */
+    size_t pstack_cap, pstack_n;
+    size_t mapped_bytes;     /* for the report's scan statistics */
+};
+
+/* Snapshots the table and builds the index. pre: handle_lock_all held.
+ * returns: 0 or errno (ENOMEM). */
+int heap_build(struct heap *h);
+void heap_free(struct heap *h);
+
+/* Index of the block containing `v` (start <= v <= start+size), or -1. */
+long heap_find(const struct heap *h, uintptr_t v);
+
+/* Marks what words in [lo, hi) reach (a root range). STW. */
+void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi);
+/* Marks block i as reached (a root block: ignored, ld.so, guarded). STW. */
+void mark_block_root(struct heap *h, size_t i);
+/* Propagates until both mark stacks are empty. STW. */
+void mark_drain(struct heap *h);
+
+/* Calls fn(ctx, j) for each block j that a word of block i points into
+ * (any pointer, start or interior; j may equal i). STW. */
+void mark_for_each_edge(const struct heap *h, size_t i, void (*fn)(void *ctx, size_t j),
+                        void *ctx);
+
+#endif

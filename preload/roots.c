@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT
+ * roots.c: root ranges (roots.h).
+ * glibc facts relied on (x86_64, TLS variant II): the thread pointer is
+ * the TCB (struct pthread) and the static TLS block lies just below it;
+ * `_dl_get_tls_static_info` gives that block's size. For threads glibc
+ * created, TCB and static TLS sit at the top of the stack mapping. Dynamic
+ * TLS blocks and the dtv are malloc'd by ld.so, which makes them root
+ * blocks (HF_ROOT) since the TCB points into the dtv at an offset.
+ * locks: `regs.lock` (registered roots); registry lock via threads.c.
+ * STW: roots_mark only. allocates: sys_map. */
+#define _GNU_SOURCE
+#include "roots.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <string.h>
+
+#include "handle.h"
+#include "lock.h"
+#include "options.h"
+#include "sys.h"
+#include "threads.h"
+
+#define MAX_REGISTERED 4096
+#define TCB_SCAN_BYTES 4096
+
+static struct {
+    struct spinlock lock;
+    size_t n;
+    struct root_range r[MAX_REGISTERED];
+    size_t static_tls_size;
+    uintptr_t self_base;
+} regs;
+
+static void (*get_tls_static_info)(size_t *, size_t *);
+
+void roots_init(void)
+{
+    get_tls_static_info = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT,
+                                                               "_dl_get_tls_static_info");
+    if (get_tls_static_info) {
+        size_t align;
+        get_tls_static_info(&regs.static_tls_size, &align);
+    }
+    Dl_info info;
+    if (dladdr((void *)&roots_init, &info))
+        regs.self_base = (uintptr_t)info.dli_fbase;
+}
+
+static bool push(struct root_range **a, size_t *n, size_t *cap, uintptr_t lo, uintptr_t hi)
+{
+    if (lo >= hi)
+        return true;
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        struct root_range *na = sys_map(ncap * sizeof *na, false);
+        if (!na)
+            return false;
+        if (*a) {
+            memcpy(na, *a, *n * sizeof *na);
+            sys_unmap(*a, *cap * sizeof *na);
+        }
+        *a = na;
+        *cap = ncap;
+    }
+    (*a)[(*n)++] = (struct root_range){lo, hi};
+    return true;
+}
+
+static int segments_cb(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    struct roots *r = ctx;
+    /* The shim's own data is no root: its tables must never keep a block alive. */
+    if (info->dlpi_addr == regs.self_base && regs.self_base)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+            push(&r->ranges, &r->n, &r->cap, lo, lo + ph->p_memsz);
+        }
+    }
+    return 0;
+}
+
+static uintptr_t parse_hex(const char **p)
+{
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0)
+            return v;
+        v = v * 16 + (uintptr_t)d;
+    }
+}
+
+static int parse_maps(struct roots *r)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int err = sys_read_file("/proc/self/maps", &buf, &len, &cap);
+    if (err)
+        return err;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += buf[i] == '\n';
+    r->maps_cap = lines + 1;
+    r->maps = sys_map(r->maps_cap * sizeof *r->maps, false);
+    if (!r->maps) {
+        sys_unmap(buf, cap);
+        return ENOMEM;
+    }
+    for (const char *p = buf; p < buf + len && *p;) {
+        const char *eol = memchr(p, '\n', (size_t)(buf + len - p));
+        if (!eol)
+            eol = buf + len;
+        struct mapping m = {0};
+        m.lo = parse_hex(&p);
+        p++;
+        m.hi = parse_hex(&p);
+        p++;
+        m.readable = p[0] == 'r';
+        m.writable = p[1] == 'w';
+        /* Skip offset, dev, inode; what follows (if anything) is the path. */
+        for (int field = 0; field < 4 && p < eol; field++) {
+            while (p < eol && *p != ' ')
+                p++;
+            while (p < eol && *p == ' ')
+                p++;
+        }
+        m.anon = p >= eol || !strncmp(p, "[anon:", 6);
+        if (r->n_maps < r->maps_cap)
+            r->maps[r->n_maps++] = m;
+        p = eol + 1;
+    }
+    sys_unmap(buf, cap);
+    return 0;
+}
+
+/* Runs under the registry lock: copies into a buffer sized beforehand. */
+static void stack_cb(const struct thread_rec *t, void *ctx)
+{
+    struct roots *r = ctx;
+    if (r->n_stacks < r->stacks_cap)
+        r->stacks[r->n_stacks++] = *t;
+}
+
+int roots_prepare(struct roots *r)
+{
+    memset(r, 0, sizeof *r);
+    dl_iterate_phdr(segments_cb, r);
+    spin_lock(&regs.lock);
+    for (size_t i = 0; i < regs.n; i++)
+        push(&r->ranges, &r->n, &r->cap, regs.r[i].lo, regs.r[i].hi);
+    spin_unlock(&regs.lock);
+    r->stacks_cap = threads_capacity();
+    r->stacks = sys_map(r->stacks_cap * sizeof *r->stacks, false);
+    if (!r->stacks)
+        return ENOMEM;
+    threads_for_each(stack_cb, r);
+    return parse_maps(r);
+}
+
+void roots_free(struct roots *r)
+{
+    sys_unmap(r->ranges, r->cap * sizeof *r->ranges);
+    sys_unmap(r->maps, r->maps_cap * sizeof *r->maps);
+    sys_unmap(r->stacks, r->stacks_cap * sizeof *r->stacks);
+    memset(r, 0, sizeof *r);
+}
+
+static const struct mapping *mapping_of(const struct roots *r, uintptr_t a)
+{
+    size_t lo = 0, hi = r->n_maps;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a < r->maps[mid].lo)
+            hi = mid;
+        else if (a >= r->maps[mid].hi)
+            lo = mid + 1;
+        else
+            return &r->maps[mid];
+    }
+    return NULL;
+}
+
+/* Scans [lo, hi) clipped to readable mappings (a stale range never faults). */
+static void mark_checked(const struct roots *r, struct heap *h, uintptr_t lo, uintptr_t hi)
+{
+    while (lo < hi) {
+        const struct mapping *m = mapping_of(r, lo);
+        if (!m) {
+            /* Skip to the next mapping above lo. */
+            size_t i = 0;
+            while (i < r->n_maps && r->maps[i].hi <= lo)
+                i++;
+            if (i == r->n_maps)
+                return;
+            lo = r->maps[i].lo;
+            continue;
+        }
+        uintptr_t end = GS_MIN(hi, m->hi);
+        if (m->readable)
+            mark_range(h, lo, end);
+        lo = end;
+    }
+}
+
+static void mark_thread(const struct roots *r, struct heap *h, uintptr_t sp, uintptr_t tp)
+{
+    const struct mapping *m = mapping_of(r, sp);
+    if (m)
+        mark_checked(r, h, sp, m->hi);
+    if (tp) {
+        uintptr_t lo = tp - GS_MIN(regs.static_tls_size, tp);
+        mark_checked(r, h, lo, tp + TCB_SCAN_BYTES);
+    }
+}
+
+struct own_ctx {
+    uintptr_t lo, hi;
+    bool hit;
+};
+
+static void own_cb(uintptr_t lo, uintptr_t hi, void *ctx)
+{
+    struct own_ctx *o = ctx;
+    if (lo < o->hi && o->lo < hi)
+        o->hit = true;
+}
+
+static bool holds_block(const struct heap *h, uintptr_t lo, uintptr_t hi)
+{
+    /* First block with start >= lo, by binary search. */
+    size_t a = 0, b = h->n;
+    while (a < b) {
+        size_t mid = (a + b) / 2;
+        if (h->blocks[mid].start < lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a < h->n && h->blocks[a].start < hi;
+}
+
+/* An anonymous writable mapping is a root unless it is the shim's, holds
+ * tracked blocks (an arena: its blocks are marked on their own), or is a
+ * thread stack, live or cached after the thread exited (stale frames would
+ * hide leaks). */
+static bool mapping_is_root(const struct roots *r, const struct heap *h, const struct world *w,
+                            const struct mapping *m, uintptr_t self_sp)
+{
+    if (!m->anon || !m->readable || !m->writable)
+        return false;
+    if (holds_block(h, m->lo, m->hi))
+        return false;
+    if (self_sp >= m->lo && self_sp < m->hi)
+        return false;
+    for (unsigned i = 0; i < w->n_stopped; i++)
+        if (w->stopped[i].sp >= m->lo && w->stopped[i].sp < m->hi)
+            return false;
+    for (size_t i = 0; i < r->n_stacks; i++)
+        if (r->stacks[i].stack_lo < m->hi && m->lo < r->stacks[i].stack_hi)
+            return false;
+    struct own_ctx o = {m->lo, m->hi, false};
+    sys_for_each_map(own_cb, &o);
+    return !o.hit;
+}
+
+void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
+{
+    for (size_t i = 0; i < r->n; i++)
+        mark_checked(r, h, r->ranges[i].lo, r->ranges[i].hi);
+    mark_thread(r, h, self_sp, (uintptr_t)__builtin_thread_pointer());
+    for (unsigned i = 0; i < w->n_stopped; i++) {
+        const struct stopped_thread *t = &w->stopped[i];
+        mark_thread(r, h, t->sp, t->tp);
+        if (t->inflight_new) {
+            mark_range(h, t->inflight_new, t->inflight_new + t->inflight_size);
+            long old = t->inflight_old ? heap_find(h, t->inflight_old) : -1;
+            if (old >= 0 && h->blocks[old].start == t->inflight_old)
+                h->state[old] = BS_REACHED; /* freed by glibc already: never scan it */
+        }
+    }
+    /* A thread that could not be stopped: its whole registered stack, stale
+     * frames included (over-marking can hide a leak, never invent one). */
+    for (unsigned i = 0; i < w->n_unstopped; i++)
+        for (size_t s = 0; s < r->n_stacks; s++)
+            if (r->stacks[s].tid == w->unstopped[i])
+                mark_checked(r, h, r->stacks[s].stack_lo, r->stacks[s].stack_hi);
+    if (opt.scan_mappings)
+        for (size_t i = 0; i < r->n_maps; i++)
+            if (mapping_is_root(r, h, w, &r->maps[i], self_sp))
+                mark_range(h, r->maps[i].lo, r->maps[i].hi);
+    for (size_t i = 0; i < h->n; i++)
+        if (h->blocks[i].flags & (HF_IGNORED | HF_ROOT))
+            mark_block_root(h, i);
+}
+
+int roots_register(uintptr_t p, size_t n)
+{
+    if (n == 0 || p + n < p)
+        return EINVAL;
+    spin_lock(&regs.lock);
+    int err = ENOMEM;
+    if (regs.n < MAX_REGISTERED) {
+        regs.r[regs.n++] = (struct root_range){p, p + n};
+        err = 0;
+    }
+    spin_unlock(&regs.lock);
+    return err;
+}
+
+int roots_unregister(uintptr_t p, size_t n)
+{
+    int err = EINVAL;
+    spin_lock(&regs.lock);
+    for (size_t i = 0; i < regs.n; i++) {
+        if (regs.r[i].lo == p && regs.r[i].hi == p + n) {
+            regs.r[i] = regs.r[--regs.n];
+            err = 0;
+            break;
+        }
+    }
+    spin_unlock(&regs.lock);
+    return err;
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT
+ * symbolize.c: libdwfl-based symbolisation (see symbolize.h).
+ * One Dwfl per module index, because a module seen in the history may
+ * overlap (in address) a later one loaded where it was; each Dwfl reports
+ * its single ELF at bias 0 with add_p_vaddr, so it is queried with the
+ * link-time address `pc - module.base`, which is also right for non-PIE
+ * executables (base 0). Results are cached in an open-addressing table
+ * keyed by (module, looked-up address).
+ * locks: none (one session at a time, see symbolize.h). STW: never.
+ * allocates: sys_map for the tables; libdw mallocs (glibc, untracked).
+ * async-signal-safe: no. */
+#include "symbolize.h"
+
+#include <elfutils/libdwfl.h>
+#include <string.h>
+
+#include "log.h"
+#include "modules.h"
+#include "sys.h"
+
+#define SYM_MODULES 65536 /* every uint16_t module index */
+#define CACHE_MIN 8192
+
+enum mod_state { MOD_UNTRIED = 0, MOD_OK, MOD_FAILED };
+
+struct mod_sym {
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    uint8_t state;
+};
+
+/* `key` = looked-up address; `mod1` = module index + 1, 0 marks an empty slot. */
+struct cache_entry {
+    uintptr_t key;
+    uint32_t mod1;
+    unsigned line;
+    const char *function, *file;
+};
+
+/* Invariant: when `active`, mods[] covers every index and
+ * cache[0..cap) holds n < cap/2 used entries (cap a power of two), or
+ * cache is NULL (no memory: lookups go uncached). */
+static struct {
+    bool active;
+    struct mod_sym *mods;
+    struct cache_entry *cache;
+    size_t cap, n;
+    char *debuginfo_path; /* NULL: libdwfl's default search path */
+} sym;
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &sym.debuginfo_path,
+};
+
+void symbolize_begin(void)
+{
+    if (sym.active)
+        return;
+    sym.mods = sys_map(SYM_MODULES * sizeof *sym.mods, true);
+    sym.cap = CACHE_MIN;
+    sym.n = 0;
+    sym.cache = sys_map(sym.cap * sizeof *sym.cache, true);
+    if (!sym.cache)
+        sym.cap = 0;
+    sym.active = true;
+}
+
+void symbolize_end(void)
+{
+    if (!sym.active)
+        return;
+    if (sym.mods) {
+        for (size_t i = 0; i < SYM_MODULES; i++)
+            if (sym.mods[i].dwfl)
+                dwfl_end(sym.mods[i].dwfl);
+        sys_unmap(sym.mods, SYM_MODULES * sizeof *sym.mods);
+    }
+    sys_unmap(sym.cache, sym.cap * sizeof *sym.cache);
+    memset(&sym, 0, sizeof sym);
+}
+
+/* Opens module `m` from disk into its own Dwfl; false when it cannot be
+ * used (missing file, not ELF, or replaced by a different build). */
+static bool open_module(struct mod_sym *ms, const struct module *m)
+{
+    const char *path = m->path;
+    if (!path || !path[0])
+        return false;
+    /* modules.c names the exe "[exe]" when /proc/self/exe was unreadable. */
+    if (!strcmp(path, "[exe]"))
+        path = "/proc/self/exe";
+    ms->dwfl = dwfl_begin(&offline_callbacks);
+    if (!ms->dwfl)
+        return false;
+    dwfl_report_begin(ms->dwfl);
+    ms->mod = dwfl_report_elf(ms->dwfl, path, path, -1, 0, true);
+    dwfl_report_end(ms->dwfl, NULL, NULL);
+    if (!ms->mod) {
+        log_info(2, "symbolize: cannot open '%s': %s", path, dwfl_errmsg(-1));
+        return false;
+    }
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(ms->mod, &bits, &vaddr);
+    if (m->build_id_len && len > 0 &&
+        ((unsigned)len != m->build_id_len || memcmp(bits, m->build_id, (size_t)len))) {
+        log_info(1, "symbolize: '%s' changed on disk since it was loaded; not symbolised", path);
+        return false;
+    }
+    return true;
+}
+
+static struct mod_sym *get_module(uint16_t idx)
+{
+    if (!sym.mods || idx == MODULE_NONE)
+        return NULL;
+    struct mod_sym *ms = &sym.mods[idx];
+    if (ms->state == MOD_UNTRIED) {
+        const struct module *m = modules_get(idx);
+        ms->state = m && open_module(ms, m) ? MOD_OK : MOD_FAILED;
+        if (ms->state == MOD_FAILED && ms->dwfl) {
+            dwfl_end(ms->dwfl);
+            ms->dwfl = NULL;
+            ms->mod = NULL;
+        }
+    }
+    return ms->state == MOD_OK ? ms : NULL;
+}
+
+static size_t hash_key(uintptr_t key, uint32_t mod1)
+{
+    uint64_t h = ((uint64_t)key ^ ((uint64_t)mod1 << 48)) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The slot for (key, mod1): its entry or the empty slot where it belongs. */
+static struct cache_entry *cache_slot(struct cache_entry *tab, size_t cap, uintptr_t key,
+                                      uint32_t mod1)
+{
+    size_t i = hash_key(key, mod1) & (cap - 1);
+    while (tab[i].mod1 && (tab[i].key != key || tab[i].mod1 != mod1))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* Doubles the cache; on failure keeps the old one (callers then stop inserting). */
+static bool cache_grow(void)
+{
+    size_t ncap = sym.cap * 2;
+    struct cache_entry *nt = sys_map(ncap * sizeof *nt, true);
+    if (!nt)
+        return false;
+    for (size_t i = 0; i < sym.cap; i++)
+        if (sym.cache[i].mod1)
+            *cache_slot(nt, ncap, sym.cache[i].key, sym.cache[i].mod1) = sym.cache[i];
+    sys_unmap(sym.cache, sym.cap * sizeof *sym.cache);
+    sym.cache = nt;
+    sym.cap = ncap;
+    return true;
+}
+
+static void lookup(struct mod_sym *ms, GElf_Addr addr, struct sym_frame *out)
+{
+    out->function = dwfl_module_addrname(ms->mod, addr);
+    Dwfl_Line *l = dwfl_module_getsrc(ms->mod, addr);
+    int line = 0;
+    const char *file = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
+    if (file && line > 0) {
+        out->file = file;
+        out->line = (unsigned)line;
+    }
+}
+
+void symbolize_pc(uint16_t mod, uintptr_t pc, bool is_return, struct sym_frame *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!sym.active || mod == MODULE_NONE)
+        return;
+    const struct module *m = modules_get(mod);
+    if (!m || pc < m->base)
+        return;
+    uintptr_t key = pc - m->base - (is_return && pc > m->base ? 1 : 0);
+    uint32_t mod1 = (uint32_t)mod + 1;
+    struct cache_entry *e = NULL;
+    if (sym.cache) {
+        e = cache_slot(sym.cache, sym.cap, key, mod1);
+        if (e->mod1) {
+            *out = (struct sym_frame){e->function, e->file, e->line};
+            return;
+        }
+    }
+    struct mod_sym *ms = get_module(mod);
+    if (ms)
+        lookup(ms, key, out);
+    if (!e)
+        return;
+    if ((sym.n + 1) * 2 > sym.cap) {
+        if (!cache_grow())
+            return;
+        e = cache_slot(sym.cache, sym.cap, key, mod1);
+    }
+    *e = (struct cache_entry){key, mod1, out->line, out->function, out->file};
+    sym.n++;
+}

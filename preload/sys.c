@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT
+ * sys.c: raw syscalls and the table of the shim's own mappings.
+ * locks: `maps.lock` (a spin lock) around the mapping table.
+ * STW: yes (everything here is a plain syscall). allocates: no.
+ * async-signal-safe: yes, except sys_map/sys_unmap while another thread is
+ * inside them (the spin lock), which the scan path never does. */
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#define MAX_OWN_MAPS 16384
+
+/* Invariant: ranges[0..n) are the live sys_map mappings, unordered. */
+static struct {
+    struct spinlock lock;
+    unsigned n;
+    struct { uintptr_t lo, hi; } ranges[MAX_OWN_MAPS];
+} maps;
+
+static size_t round_pages(size_t len)
+{
+    size_t ps = sys_page_size();
+    return (len + ps - 1) & ~(ps - 1);
+}
+
+void *sys_map(size_t len, bool noreserve)
+{
+    len = round_pages(len);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
+    void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    spin_lock(&maps.lock);
+    if (maps.n < MAX_OWN_MAPS) {
+        maps.ranges[maps.n].lo = (uintptr_t)p;
+        maps.ranges[maps.n].hi = (uintptr_t)p + len;
+        maps.n++;
+    }
+    spin_unlock(&maps.lock);
+    return p;
+}
+
+void sys_unmap(void *p, size_t len)
+{
+    if (!p)
+        return;
+    len = round_pages(len);
+    spin_lock(&maps.lock);
+    for (unsigned i = 0; i < maps.n; i++) {
+        if (maps.ranges[i].lo == (uintptr_t)p) {
+            maps.ranges[i] = maps.ranges[--maps.n];
+            break;
+        }
+    }
+    spin_unlock(&maps.lock);
+    syscall(SYS_munmap, p, len);
+}
+
+void sys_for_each_map(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx)
+{
+    for (unsigned i = 0; i < maps.n; i++)
+        fn(maps.ranges[i].lo, maps.ranges[i].hi, ctx);
+}
+
+pid_t sys_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+pid_t sys_getpid(void) { return (pid_t)syscall(SYS_getpid); }
+
+int sys_tgkill(pid_t tgid, pid_t tid, int sig)
+{
+    return syscall(SYS_tgkill, tgid, tid, sig) == 0 ? 0 : errno;
+}
+
+int sys_futex_wait(int *addr, int val, long timeout_ns)
+{
+    struct timespec ts = {timeout_ns / 1000000000L, timeout_ns % 1000000000L};
+    long r = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, timeout_ns >= 0 ? &ts : NULL,
+                     NULL, 0);
+    return r == 0 ? 0 : errno;
+}
+
+void sys_futex_wake(int *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+double sys_now_ms(void)
+{
+    struct timespec ts;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+size_t sys_page_size(void) { return 4096; }
+
+int sys_read_file(const char *path, char **buf, size_t *len, size_t *cap)
+{
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    *len = 0;
+    for (;;) {
+        if (*len + 4096 > *cap) {
+            size_t ncap = *cap ? *cap * 2 : 1 << 16;
+            char *nb = sys_map(ncap, false);
+            if (!nb) {
+                syscall(SYS_close, fd);
+                return ENOMEM;
+            }
+            if (*buf) {
+                memcpy(nb, *buf, *len);
+                sys_unmap(*buf, *cap);
+            }
+            *buf = nb;
+            *cap = ncap;
+        }
+        long r = syscall(SYS_read, fd, *buf + *len, *cap - *len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        *len += (size_t)r;
+    }
+    (*buf)[*len] = 0;
+    syscall(SYS_close, fd);
+    return 0;
+}

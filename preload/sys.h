@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT
+ * sys.h: the one place that talks to the kernel directly. Raw syscalls
+ * only: no libc locks, no allocation, async-signal-safe, usable while the
+ * world is stopped. Functions return 0 or a positive errno value. */
+#ifndef GS_SYS_H
+#define GS_SYS_H
+
+#include <sys/types.h>
+
+#include "common.h"
+
+/* Anonymous read-write mapping of `len` bytes (rounded up to pages), or
+ * NULL. The range is recorded so that roots.c can exclude the shim's own
+ * memory from the scan. `noreserve` maps lazily-touched index memory. */
+void *sys_map(size_t len, bool noreserve);
+void sys_unmap(void *p, size_t len);
+/* Calls fn(lo, hi, ctx) for every mapping made by sys_map.
+ * locks: none (reads a table that only grows under the caller's locks;
+ * call it with the world stopped or under the scan lock). */
+void sys_for_each_map(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx);
+
+pid_t sys_gettid(void);
+pid_t sys_getpid(void);
+int sys_tgkill(pid_t tgid, pid_t tid, int sig);
+int sys_futex_wait(int *addr, int val, long timeout_ns);
+void sys_futex_wake(int *addr, int n);
+double sys_now_ms(void);
+size_t sys_page_size(void);
+
+/* Reads a whole file (e.g. /proc/self/maps) into a sys_map'd buffer that
+ * grows as needed; *len is the byte count. The caller sys_unmap's *cap
+ * bytes. returns: 0 or errno. */
+int sys_read_file(const char *path, char **buf, size_t *len, size_t *cap);
+
+#endif
