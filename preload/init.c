@@ -125,12 +125,11 @@ bool init_ensure_slow(void)
     return atomic_load(&shim_state) == ST_READY;
 }
 
-/* A program annotated for LeakSanitizer may turn checking off. */
-static bool lsan_turned_off(void)
-{
-    int (*fn)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "__lsan_is_turned_off");
-    return fn && fn();
-}
+/* A program annotated for LeakSanitizer may turn checking off. A weak
+ * reference, bound by the loader, and not dlsym: a failed dlsym would
+ * replace the program's pending dlerror() state. */
+extern int __lsan_is_turned_off(void) __attribute__((weak));
+static bool lsan_turned_off(void) { return __lsan_is_turned_off && __lsan_is_turned_off(); }
 
 /* Runs after the program's own atexit handlers. */
 static GS_NOINLINE void exit_check(void)

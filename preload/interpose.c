@@ -32,6 +32,21 @@ extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
+/* Frame 0 of a stack names the entry point through a hidden alias: taking
+ * `&malloc` would give a non-PIE executable's PLT slot instead. */
+#define ENTRY(fn) ((uintptr_t)&entry_##fn)
+#define DECLARE_ENTRY(fn) extern __typeof__(fn) entry_##fn __attribute__((alias(#fn)))
+
+extern __typeof__(malloc) entry_malloc __attribute__((visibility("hidden")));
+extern __typeof__(calloc) entry_calloc __attribute__((visibility("hidden")));
+extern __typeof__(realloc) entry_realloc __attribute__((visibility("hidden")));
+extern __typeof__(reallocarray) entry_reallocarray __attribute__((visibility("hidden")));
+extern __typeof__(posix_memalign) entry_posix_memalign __attribute__((visibility("hidden")));
+extern __typeof__(aligned_alloc) entry_aligned_alloc __attribute__((visibility("hidden")));
+extern __typeof__(memalign) entry_memalign __attribute__((visibility("hidden")));
+extern __typeof__(valloc) entry_valloc __attribute__((visibility("hidden")));
+extern __typeof__(pvalloc) entry_pvalloc __attribute__((visibility("hidden")));
+
 #define CALLER_RA ((uintptr_t)__builtin_return_address(0))
 #define CALLER_CFA ((uintptr_t)__builtin_frame_address(0) + 16)
 
@@ -76,7 +91,7 @@ static inline void untrack(void *p)
 
 GS_EXPORT void *malloc(size_t n)
 {
-    return track(__libc_malloc(n), n, (uintptr_t)&malloc, CALLER_RA, CALLER_CFA);
+    return track(__libc_malloc(n), n, ENTRY(malloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void free(void *p)
@@ -92,7 +107,7 @@ GS_EXPORT void *calloc(size_t n, size_t m)
     size_t total;
     if (__builtin_mul_overflow(n, m, &total))
         return __libc_calloc(n, m); /* glibc sets ENOMEM and returns NULL */
-    return track(__libc_calloc(n, m), total, (uintptr_t)&calloc, CALLER_RA, CALLER_CFA);
+    return track(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
 }
 
 static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
@@ -135,7 +150,7 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
 
 GS_EXPORT void *realloc(void *p, size_t n)
 {
-    return realloc_impl(p, n, (uintptr_t)&realloc, CALLER_RA, CALLER_CFA);
+    return realloc_impl(p, n, ENTRY(realloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -145,7 +160,7 @@ GS_EXPORT void *reallocarray(void *p, size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc_impl(p, total, (uintptr_t)&reallocarray, CALLER_RA, CALLER_CFA);
+    return realloc_impl(p, total, ENTRY(reallocarray), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -157,23 +172,23 @@ GS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     errno = saved;
     if (!p)
         return ENOMEM;
-    *out = track(p, n, (uintptr_t)&posix_memalign, CALLER_RA, CALLER_CFA);
+    *out = track(p, n, ENTRY(posix_memalign), CALLER_RA, CALLER_CFA);
     return 0;
 }
 
 GS_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-    return track(__libc_memalign(align, n), n, (uintptr_t)&aligned_alloc, CALLER_RA, CALLER_CFA);
+    return track(__libc_memalign(align, n), n, ENTRY(aligned_alloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *memalign(size_t align, size_t n)
 {
-    return track(__libc_memalign(align, n), n, (uintptr_t)&memalign, CALLER_RA, CALLER_CFA);
+    return track(__libc_memalign(align, n), n, ENTRY(memalign), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *valloc(size_t n)
 {
-    return track(__libc_valloc(n), n, (uintptr_t)&valloc, CALLER_RA, CALLER_CFA);
+    return track(__libc_valloc(n), n, ENTRY(valloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *pvalloc(size_t n)
@@ -182,7 +197,7 @@ GS_EXPORT void *pvalloc(size_t n)
     size_t rounded = n ? (n + 4095) & ~(size_t)4095 : 4096;
     if (rounded < n)
         rounded = n;
-    return track(__libc_pvalloc(n), rounded, (uintptr_t)&pvalloc, CALLER_RA, CALLER_CFA);
+    return track(__libc_pvalloc(n), rounded, ENTRY(pvalloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT size_t malloc_usable_size(void *p)
@@ -193,3 +208,16 @@ GS_EXPORT size_t malloc_usable_size(void *p)
         init_ready();
     return libc_usable_size ? libc_usable_size(p) : 0;
 }
+
+/* The aliases need not repeat glibc's attributes (leaf, malloc...): they
+ * are only ever used as addresses. */
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+DECLARE_ENTRY(malloc);
+DECLARE_ENTRY(calloc);
+DECLARE_ENTRY(realloc);
+DECLARE_ENTRY(reallocarray);
+DECLARE_ENTRY(posix_memalign);
+DECLARE_ENTRY(aligned_alloc);
+DECLARE_ENTRY(memalign);
+DECLARE_ENTRY(valloc);
+DECLARE_ENTRY(pvalloc);

@@ -194,13 +194,23 @@ static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
     return true;
 }
 
+/* A pointer one or two words into a block counts as a start pointer: it is
+ * how headers are skipped (C++ new[] cookies, length prefixes, Python's GC
+ * head, glibc's dtv), and Valgrind's "newarray"/"length64" heuristics say
+ * the same. Any other interior pointer only "possibly" reaches a block. */
+static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
+{
+    uintptr_t off = v - b->start;
+    return off == 0 || ((off == 8 || off == 16) && off < b->size);
+}
+
 static inline void reach(struct heap *h, uintptr_t v, bool strong)
 {
     long i = heap_find(h, v);
     if (i < 0)
         return;
     uint8_t s = h->state[i];
-    if (strong && v == h->blocks[i].start) {
+    if (strong && is_start_pointer(&h->blocks[i], v)) {
         if (s != BS_REACHED) {
             h->state[i] = BS_REACHED;
             stack_push(&h->stack, &h->stack_n, &h->stack_cap, (size_t)i);

@@ -473,8 +473,11 @@ static int open_destination(int *fd, bool *owned)
                            O_NONBLOCK, 0600);
     if (f < 0) {
         int e = errno;
+        /* ENXIO: O_NONBLOCK met a FIFO (or device) without a reader. */
         log_error("cannot open report file '%s': %s", path,
-                  e == ELOOP ? "it is a symbolic link (refused)" : strerror(e));
+                  e == ELOOP   ? "it is a symbolic link (refused)"
+                  : e == ENXIO ? "not a regular file (refused)"
+                               : strerror(e));
         return e;
     }
     struct stat st;

@@ -16,6 +16,7 @@
 #include <link.h>
 #include <string.h>
 
+#include "glibc.h"
 #include "handle.h"
 #include "lock.h"
 #include "options.h"
@@ -97,22 +98,22 @@ static uintptr_t parse_hex(const char **p)
     }
 }
 
+/* The text buffer stays mapped until roots_free: it is listed in the maps
+ * it holds, and must be excluded (not unmapped) when the scan gets there. */
 static int parse_maps(struct roots *r)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int err = sys_read_file("/proc/self/maps", &buf, &len, &cap);
+    size_t len = 0;
+    int err = sys_read_file("/proc/self/maps", &r->maps_text, &len, &r->maps_text_cap);
     if (err)
         return err;
+    const char *buf = r->maps_text;
     size_t lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += buf[i] == '\n';
     r->maps_cap = lines + 1;
     r->maps = sys_map(r->maps_cap * sizeof *r->maps, false);
-    if (!r->maps) {
-        sys_unmap(buf, cap);
+    if (!r->maps)
         return ENOMEM;
-    }
     for (const char *p = buf; p < buf + len && *p;) {
         const char *eol = memchr(p, '\n', (size_t)(buf + len - p));
         if (!eol)
@@ -136,7 +137,6 @@ static int parse_maps(struct roots *r)
             r->maps[r->n_maps++] = m;
         p = eol + 1;
     }
-    sys_unmap(buf, cap);
     return 0;
 }
 
@@ -148,9 +148,32 @@ static void stack_cb(const struct thread_rec *t, void *ctx)
         r->stacks[r->n_stacks++] = *t;
 }
 
+static void own_cb(uintptr_t lo, uintptr_t hi, void *ctx)
+{
+    struct roots *r = ctx;
+    push(&r->excl, &r->n_excl, &r->excl_cap, lo, hi);
+}
+
+/* Insertion sort by lo: the exclusion list is short (own maps, stacks). */
+static void sort_ranges(struct root_range *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct root_range v = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].lo > v.lo) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
 int roots_prepare(struct roots *r)
 {
     memset(r, 0, sizeof *r);
+    int err = parse_maps(r);
+    if (err)
+        return err;
     dl_iterate_phdr(segments_cb, r);
     spin_lock(&regs.lock);
     for (size_t i = 0; i < regs.n; i++)
@@ -161,7 +184,12 @@ int roots_prepare(struct roots *r)
     if (!r->stacks)
         return ENOMEM;
     threads_for_each(stack_cb, r);
-    return parse_maps(r);
+    for (size_t i = 0; i < r->n_stacks; i++)
+        push(&r->excl, &r->n_excl, &r->excl_cap, r->stacks[i].stack_lo, r->stacks[i].stack_hi);
+    /* Last, so that every buffer above is listed as the shim's own. */
+    sys_for_each_map(own_cb, r);
+    sort_ranges(r->excl, r->n_excl);
+    return 0;
 }
 
 void roots_free(struct roots *r)
@@ -169,6 +197,8 @@ void roots_free(struct roots *r)
     sys_unmap(r->ranges, r->cap * sizeof *r->ranges);
     sys_unmap(r->maps, r->maps_cap * sizeof *r->maps);
     sys_unmap(r->stacks, r->stacks_cap * sizeof *r->stacks);
+    sys_unmap(r->excl, r->excl_cap * sizeof *r->excl);
+    sys_unmap(r->maps_text, r->maps_text_cap);
     memset(r, 0, sizeof *r);
 }
 
@@ -220,54 +250,63 @@ static void mark_thread(const struct roots *r, struct heap *h, uintptr_t sp, uin
     }
 }
 
-struct own_ctx {
-    uintptr_t lo, hi;
-    bool hit;
-};
-
-static void own_cb(uintptr_t lo, uintptr_t hi, void *ctx)
+/* Index of the first block starting at or after `a`. */
+static size_t first_block_from(const struct heap *h, uintptr_t a)
 {
-    struct own_ctx *o = ctx;
-    if (lo < o->hi && o->lo < hi)
-        o->hit = true;
-}
-
-static bool holds_block(const struct heap *h, uintptr_t lo, uintptr_t hi)
-{
-    /* First block with start >= lo, by binary search. */
-    size_t a = 0, b = h->n;
-    while (a < b) {
-        size_t mid = (a + b) / 2;
-        if (h->blocks[mid].start < lo)
-            a = mid + 1;
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (h->blocks[mid].start < a)
+            lo = mid + 1;
         else
-            b = mid;
+            hi = mid;
     }
-    return a < h->n && h->blocks[a].start < hi;
+    return lo;
 }
 
-/* An anonymous writable mapping is a root unless it is the shim's, holds
- * tracked blocks (an arena: its blocks are marked on their own), or is a
- * thread stack, live or cached after the thread exited (stale frames would
- * hide leaks). */
-static bool mapping_is_root(const struct roots *r, const struct heap *h, const struct world *w,
-                            const struct mapping *m, uintptr_t self_sp)
+/* The next excluded range at or after `cur` inside a mapping: the shim's
+ * own memory, a thread stack (live or cached: stale frames would hide
+ * leaks), or memory glibc manages (its blocks are marked on their own,
+ * and its free chunks hold stale data). */
+static struct root_range next_exclusion(const struct roots *r, const struct heap *h,
+                                        uintptr_t cur, uintptr_t end)
+{
+    struct root_range best = {end, end};
+    for (size_t i = 0; i < r->n_excl; i++) {
+        if (r->excl[i].hi > cur && r->excl[i].lo < best.lo) {
+            best = r->excl[i];
+            break; /* sorted by lo: the first one overlapping or after cur wins */
+        }
+    }
+    size_t b = first_block_from(h, cur);
+    uintptr_t lo, hi;
+    if (b < h->n && h->blocks[b].start < end && glibc_block_extent(h->blocks[b].start, &lo, &hi) &&
+        lo < best.lo)
+        best = (struct root_range){lo, hi};
+    else if (b < h->n && h->blocks[b].start < end && h->blocks[b].start < best.lo)
+        best = (struct root_range){h->blocks[b].start, h->blocks[b].start + h->blocks[b].size};
+    return best;
+}
+
+/* Scans an anonymous writable mapping as a root, minus its exclusions.
+ * A mapping holding a thread's stack pointer is a stack and is skipped. */
+static void mark_mapping(const struct roots *r, struct heap *h, const struct world *w,
+                         const struct mapping *m, uintptr_t self_sp)
 {
     if (!m->anon || !m->readable || !m->writable)
-        return false;
-    if (holds_block(h, m->lo, m->hi))
-        return false;
+        return;
     if (self_sp >= m->lo && self_sp < m->hi)
-        return false;
+        return;
     for (unsigned i = 0; i < w->n_stopped; i++)
         if (w->stopped[i].sp >= m->lo && w->stopped[i].sp < m->hi)
-            return false;
-    for (size_t i = 0; i < r->n_stacks; i++)
-        if (r->stacks[i].stack_lo < m->hi && m->lo < r->stacks[i].stack_hi)
-            return false;
-    struct own_ctx o = {m->lo, m->hi, false};
-    sys_for_each_map(own_cb, &o);
-    return !o.hit;
+            return;
+    uintptr_t cur = m->lo;
+    while (cur < m->hi) {
+        struct root_range x = next_exclusion(r, h, cur, m->hi);
+        if (x.lo > cur)
+            mark_range(h, cur, GS_MIN(x.lo, m->hi));
+        cur = GS_MAX(cur, x.hi);
+    }
 }
 
 void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
@@ -293,8 +332,7 @@ void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_
                 mark_checked(r, h, r->stacks[s].stack_lo, r->stacks[s].stack_hi);
     if (opt.scan_mappings)
         for (size_t i = 0; i < r->n_maps; i++)
-            if (mapping_is_root(r, h, w, &r->maps[i], self_sp))
-                mark_range(h, r->maps[i].lo, r->maps[i].hi);
+            mark_mapping(r, h, w, &r->maps[i], self_sp);
     for (size_t i = 0; i < h->n; i++)
         if (h->blocks[i].flags & (HF_IGNORED | HF_ROOT))
             mark_block_root(h, i);

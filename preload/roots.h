@@ -28,8 +28,12 @@ struct roots {
     size_t n, cap;
     struct mapping *maps;      /* /proc/self/maps, sorted */
     size_t n_maps, maps_cap;
+    char *maps_text;           /* the file's text */
+    size_t maps_text_cap;
     struct thread_rec *stacks; /* registry copy: stacks, live and dead */
     size_t n_stacks, stacks_cap;
+    struct root_range *excl;   /* never roots: own maps and stacks, sorted */
+    size_t n_excl, excl_cap;
 };
 
 /* pre: no handle lock held? No: called with the handle locks held, but it
