@@ -91,7 +91,13 @@ static void sort_blocks(struct sblock *a, struct sblock *tmp, size_t n)
     }
 }
 
-static inline uintptr_t block_end(const struct sblock *b) { return b->start + b->size; }
+/* Last address inside the block (a 0-byte block still owns its start).
+ * One-past-end pointers do not count: for glibc they are often the next
+ * chunk's header, which the arena's own pointers (top, bins) name. */
+static inline uintptr_t block_last(const struct sblock *b)
+{
+    return b->size ? b->start + b->size - 1 : b->start;
+}
 
 int heap_build(struct heap *h)
 {
@@ -120,12 +126,11 @@ int heap_build(struct heap *h)
     if (h->n == 0)
         return 0;
     h->lo = h->blocks[0].start;
-    h->hi = block_end(&h->blocks[h->n - 1]);
+    h->hi = block_last(&h->blocks[h->n - 1]);
     for (size_t i = 0; i < h->n; i++) {
         const struct sblock *b = &h->blocks[i];
-        /* Granules g in [start, end] (end inclusive: one-past-end pointers). */
-        uintptr_t g = b->start >> GRANULE_SHIFT, last = block_end(b) >> GRANULE_SHIFT;
-        h->hi = GS_MAX(h->hi, block_end(b));
+        uintptr_t g = b->start >> GRANULE_SHIFT, last = block_last(b) >> GRANULE_SHIFT;
+        h->hi = GS_MAX(h->hi, block_last(b));
         struct region *r = NULL;
         for (; g <= last; g++) {
             uintptr_t addr = g << GRANULE_SHIFT;
@@ -171,7 +176,7 @@ long heap_find(const struct heap *h, uintptr_t v)
     if (m == 0)
         return -1;
     for (size_t i = m - 1; i < h->n && h->blocks[i].start <= v; i++)
-        if (v <= block_end(&h->blocks[i]))
+        if (v <= block_last(&h->blocks[i]))
             return (long)i;
     return -1;
 }

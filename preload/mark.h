@@ -7,9 +7,8 @@
  * block that may contain an address in it. "Does word v point into a
  * block" is then a range check, a region lookup, one load and a short
  * forward search: O(1), no hashing of the table.
- * A pointer to a block's start (or to one past its end, which glibc's
- * layout and C idioms produce) reaches it; any other interior pointer
- * reaches it only "possibly". All memory is sys_map'd before the world
+ * A pointer to a block's start reaches it; any other interior pointer
+ * reaches it only "possibly" (but see is_start_pointer in mark.c). All memory is sys_map'd before the world
  * stops; everything here is STW-safe and allocation-free once built. */
 #ifndef GS_MARK_H
 #define GS_MARK_H
@@ -51,7 +50,7 @@ struct heap {
 int heap_build(struct heap *h);
 void heap_free(struct heap *h);
 
-/* Index of the block containing `v` (start <= v <= start+size), or -1. */
+/* Index of the block containing `v` (start <= v < start+size), or -1. */
 long heap_find(const struct heap *h, uintptr_t v);
 
 /* Marks what words in [lo, hi) reach (a root range). STW. */

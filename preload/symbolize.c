@@ -7,7 +7,8 @@
  * executables (base 0). Results are cached in an open-addressing table
  * keyed by (module, looked-up address).
  * locks: none (one session at a time, see symbolize.h). STW: never.
- * allocates: sys_map for the tables; libdw mallocs (glibc, untracked).
+ * allocates: sys_map for the tables and a string arena; libdw mallocs
+ * (glibc, untracked).
  * async-signal-safe: no. */
 #include "symbolize.h"
 
@@ -21,6 +22,7 @@
 
 #define SYM_MODULES 65536 /* every uint16_t module index */
 #define CACHE_MIN 8192
+#define CHUNK_SIZE 65536
 
 enum mod_state { MOD_UNTRIED = 0, MOD_OK, MOD_FAILED };
 
@@ -47,6 +49,8 @@ static struct {
     struct cache_entry *cache;
     size_t cap, n;
     char *debuginfo_path; /* NULL: libdwfl's default search path */
+    char *chunk;          /* string arena: sys_map'd chunks chained by their first word */
+    size_t chunk_used;
 } sym;
 
 /* Every module is reported with its file, so there is nothing to find. */
@@ -108,6 +112,11 @@ void symbolize_end(void)
         sys_unmap(sym.mods, SYM_MODULES * sizeof *sym.mods);
     }
     sys_unmap(sym.cache, sym.cap * sizeof *sym.cache);
+    while (sym.chunk) {
+        char *next = *(char **)sym.chunk;
+        sys_unmap(sym.chunk, CHUNK_SIZE);
+        sym.chunk = next;
+    }
     memset(&sym, 0, sizeof sym);
 }
 
@@ -191,9 +200,40 @@ static bool cache_grow(void)
     return true;
 }
 
+/* Copies s[0..n) into the session's string arena; NULL when out of memory. */
+static const char *arena_strndup(const char *s, size_t n)
+{
+    if (n + 1 > CHUNK_SIZE - sizeof(char *))
+        return NULL;
+    if (!sym.chunk || sym.chunk_used + n + 1 > CHUNK_SIZE) {
+        char *c = sys_map(CHUNK_SIZE, false);
+        if (!c)
+            return NULL;
+        *(char **)c = sym.chunk;
+        sym.chunk = c;
+        sym.chunk_used = sizeof(char *);
+    }
+    char *d = sym.chunk + sym.chunk_used;
+    memcpy(d, s, n);
+    d[n] = 0;
+    sym.chunk_used += n + 1;
+    return d;
+}
+
+/* `__libc_start_main@@GLIBC_2.34` -> `__libc_start_main`: symbol versions
+ * are not part of the name people write in suppressions (LSan drops them). */
+static const char *strip_version(const char *name)
+{
+    const char *at = name ? strchr(name, '@') : NULL;
+    if (!at || at == name)
+        return name;
+    const char *copy = arena_strndup(name, (size_t)(at - name));
+    return copy ? copy : name;
+}
+
 static void lookup(struct mod_sym *ms, GElf_Addr addr, struct sym_frame *out)
 {
-    out->function = dwfl_module_addrname(ms->mod, addr);
+    out->function = strip_version(dwfl_module_addrname(ms->mod, addr));
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, addr);
     int line = 0;
     const char *file = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;

@@ -1,0 +1,71 @@
+/* gs_test.h: helpers shared by guardshim's test programs (header only).
+ *
+ * Conventions (tests/README.md): every leaking allocation happens in a
+ * function of its own with a distinct name, the pointer is kept only in a
+ * `volatile` sink, and the program wipes the dead part of its stack before it
+ * returns so that a stale copy of a pointer in a dead frame cannot make a
+ * leaked block look reachable (or hide a leak the test expects). */
+#ifndef GS_TEST_H
+#define GS_TEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GS_NOINLINE __attribute__((noinline, noclone))
+#define GS_UNUSED __attribute__((unused))
+
+/* Overwrites the 64 KiB of dead stack below the caller's frame. On x86-64 it
+ * zeroes [sp - 64 KiB, sp) with rep stosq so that no slot is skipped (a C
+ * buffer leaves the function's own padding slots unwritten, and a stale
+ * pointer there outlives the wipe). The caller's live frame is untouched. */
+static GS_NOINLINE GS_UNUSED void gs_test_clear_stack(void)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("mov %%rsp, %%rdi\n\t"
+			 "sub $65536, %%rdi\n\t"
+			 "mov $8192, %%rcx\n\t"
+			 "xor %%eax, %%eax\n\t"
+			 "cld\n\t"
+			 "rep stosq"
+			 ::: "rdi", "rcx", "rax", "memory", "cc");
+#else
+	volatile char buf[64 * 1024];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = 0;
+#endif
+}
+
+/* LSan's print_address: "<what> <pointer>" on stdout, flushed. */
+static GS_UNUSED void gs_test_print_address(const char *what, const void *p)
+{
+	printf("%s %p\n", what, p);
+	fflush(stdout);
+}
+
+/* argv[i] when present, else dflt. */
+static GS_UNUSED const char *gs_test_arg(int argc, char **argv, int i, const char *dflt)
+{
+	return i < argc ? argv[i] : dflt;
+}
+
+/* The directory of this executable (build/tests), for dlopen/exec of
+ * siblings. */
+static GS_UNUSED void gs_test_sibling(char *out, size_t n, const char *name)
+{
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len < 0) {
+		perror("readlink /proc/self/exe");
+		exit(2);
+	}
+	self[len] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, n, "%s/%s", self, name);
+}
+
+#endif
