@@ -42,9 +42,14 @@ static inline struct shard *shard_of(uintptr_t ptr)
 static inline uint64_t key_of(uintptr_t ptr) { return (ptr >> 4) ^ PTR_MASK; }
 static inline uintptr_t ptr_of(uint64_t w0) { return ((w0 & PTR_MASK) ^ PTR_MASK) << 4; }
 
+/* Blocks of one 4 KiB page land in one run of slots (the page is hashed,
+ * the offset within it is added): allocation and the scan's enumeration
+ * walk memory in order, so neighbours share cache lines in the table too. */
 static inline size_t home_of(const struct shard *s, uint64_t key)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> s->shift);
+    uint64_t page = key >> 8;
+    return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> s->shift) + (key & 0xff)) &
+           (s->cap - 1);
 }
 
 static inline uint64_t pack_w0(uintptr_t ptr, uint32_t flags, uint32_t owner)

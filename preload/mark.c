@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * mark.c: heap snapshot, granule index and conservative mark (mark.h).
  * locks: none itself; heap_build needs the handle locks held by the caller.
+ * The mark is latency-bound (every edge is a random access to the index,
+ * the block table and the block), so lookups are batched: words that pass
+ * the range filter are queued with their index slot prefetched, then the
+ * batch is resolved with the block entries prefetched, and newly reached
+ * blocks are prefetched before they are scanned (FACTS: batched prefetch
+ * is 2-3x faster than one lookup at a time).
  * STW: yes (after heap_build). allocates: sys_map only. */
 #include "mark.h"
 
@@ -13,6 +19,8 @@
 #define REGION_SHIFT 30
 #define GRANULE_SHIFT 8
 #define GRANULES_PER_REGION (1ul << (REGION_SHIFT - GRANULE_SHIFT))
+#define BATCH 256
+#define DRAIN_BLOCKS 32
 
 /* One 1 GiB region: map[g] = 1 + index of the first block overlapping
  * granule g, or 0 when none does. */
@@ -65,8 +73,8 @@ static void fill_cb(const struct handle *hd, void *ctx)
 {
     struct fill_ctx *f = ctx;
     if (f->n < f->cap)
-        f->out[f->n++] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->flags,
-                                         (uint16_t)hd->owner};
+        f->out[f->n++] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->owner,
+                                         (uint8_t)hd->flags, BS_UNREACHED};
 }
 
 /* LSD radix sort on bits 4..51 of the start address (16-byte aligned
@@ -106,13 +114,13 @@ int heap_build(struct heap *h)
     size_t bytes = (cap ? cap : 1) * sizeof(struct sblock);
     h->blocks = sys_map(bytes, false);
     struct sblock *tmp = sys_map(bytes, false);
-    h->state = sys_map(cap ? cap : 1, false);
+    h->cands = sys_map(BATCH * sizeof(struct candidate), false);
     h->n_regions_cap = 1024;
     h->regions = sys_map(h->n_regions_cap * sizeof(struct region), false);
     h->stack_cap = h->pstack_cap = 1 << 16;
     h->stack = sys_map(h->stack_cap * sizeof(size_t), false);
     h->pstack = sys_map(h->pstack_cap * sizeof(size_t), false);
-    if (!h->blocks || !tmp || !h->state || !h->regions || !h->stack || !h->pstack) {
+    if (!h->blocks || !tmp || !h->cands || !h->regions || !h->stack || !h->pstack) {
         sys_unmap(tmp, bytes);
         heap_free(h);
         return ENOMEM;
@@ -122,7 +130,7 @@ int heap_build(struct heap *h)
     h->n = f.n;
     sort_blocks(h->blocks, tmp, h->n);
     sys_unmap(tmp, bytes);
-    h->mapped_bytes += 2 * bytes + cap;
+    h->mapped_bytes += 2 * bytes;
     if (h->n == 0)
         return 0;
     h->lo = h->blocks[0].start;
@@ -159,7 +167,7 @@ void heap_free(struct heap *h)
     }
     size_t cap = h->n ? h->n : 1;
     sys_unmap(h->blocks, cap * sizeof(struct sblock));
-    sys_unmap(h->state, cap);
+    sys_unmap(h->cands, BATCH * sizeof(struct candidate));
     sys_unmap(h->stack, h->stack_cap * sizeof(size_t));
     sys_unmap(h->pstack, h->pstack_cap * sizeof(size_t));
     memset(h, 0, sizeof *h);
@@ -209,21 +217,43 @@ static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
     return off == 0 || ((off == 8 || off == 16) && off < b->size);
 }
 
-static inline void reach(struct heap *h, uintptr_t v, bool strong)
+static void push_reached(struct heap *h, size_t i)
 {
-    long i = heap_find(h, v);
-    if (i < 0)
-        return;
-    uint8_t s = h->state[i];
-    if (strong && is_start_pointer(&h->blocks[i], v)) {
-        if (s != BS_REACHED) {
-            h->state[i] = BS_REACHED;
-            stack_push(&h->stack, &h->stack_n, &h->stack_cap, (size_t)i);
-        }
-    } else if (s == BS_UNREACHED) {
-        h->state[i] = BS_POSSIBLE;
-        stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, (size_t)i);
+    __builtin_prefetch((const void *)h->blocks[i].start);
+    stack_push(&h->stack, &h->stack_n, &h->stack_cap, i);
+}
+
+/* Resolves the queued candidates: index slot -> block entry -> state. */
+static void flush(struct heap *h)
+{
+    size_t n = h->n_cands;
+    uint32_t first[BATCH];
+    for (size_t k = 0; k < n; k++) {
+        first[k] = *h->cands[k].slot;
+        if (first[k])
+            __builtin_prefetch(&h->blocks[first[k] - 1]);
     }
+    for (size_t k = 0; k < n; k++) {
+        if (!first[k])
+            continue;
+        uintptr_t v = h->cands[k].v;
+        for (size_t i = first[k] - 1; i < h->n && h->blocks[i].start <= v; i++) {
+            struct sblock *b = &h->blocks[i];
+            if (v > block_last(b))
+                continue;
+            if (h->cands[k].strong && is_start_pointer(b, v)) {
+                if (b->state != BS_REACHED) {
+                    b->state = BS_REACHED;
+                    push_reached(h, i);
+                }
+            } else if (b->state == BS_UNREACHED) {
+                b->state = BS_POSSIBLE;
+                stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, i);
+            }
+            break;
+        }
+    }
+    h->n_cands = 0;
 }
 
 static void scan_words(struct heap *h, uintptr_t lo, uintptr_t hi, bool strong)
@@ -231,8 +261,20 @@ static void scan_words(struct heap *h, uintptr_t lo, uintptr_t hi, bool strong)
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
         uintptr_t v = *(const uintptr_t *)p;
-        if (v >= h->lo && v <= h->hi)
-            reach(h, v, strong);
+        if (v < h->lo || v > h->hi)
+            continue;
+        const struct region *r = h->last_region;
+        if (!r || (v >> REGION_SHIFT) + 1 != r->id) {
+            r = region_get(h, v);
+            if (!r)
+                continue;
+            h->last_region = r;
+        }
+        const uint32_t *slot = &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
+        __builtin_prefetch(slot);
+        h->cands[h->n_cands++] = (struct candidate){v, slot, strong};
+        if (h->n_cands == BATCH)
+            flush(h);
     }
 }
 
@@ -240,27 +282,32 @@ void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi) { scan_words(h, lo, 
 
 void mark_block_root(struct heap *h, size_t i)
 {
-    if (h->state[i] != BS_REACHED) {
-        h->state[i] = BS_REACHED;
-        stack_push(&h->stack, &h->stack_n, &h->stack_cap, i);
+    if (h->blocks[i].state != BS_REACHED) {
+        h->blocks[i].state = BS_REACHED;
+        push_reached(h, i);
     }
 }
 
 void mark_drain(struct heap *h)
 {
+    flush(h);
     for (;;) {
         /* Strong closure first, so "possible" means no start-pointer path at all. */
         while (h->stack_n) {
-            const struct sblock *b = &h->blocks[h->stack[--h->stack_n]];
-            scan_words(h, b->start, b->start + b->size, true);
+            for (int k = 0; k < DRAIN_BLOCKS && h->stack_n; k++) {
+                const struct sblock *b = &h->blocks[h->stack[--h->stack_n]];
+                scan_words(h, b->start, b->start + b->size, true);
+            }
+            flush(h);
         }
         if (!h->pstack_n)
             return;
         size_t i = h->pstack[--h->pstack_n];
-        if (h->state[i] != BS_POSSIBLE)
+        if (h->blocks[i].state != BS_POSSIBLE)
             continue; /* reached strongly meanwhile: scanned as such */
         const struct sblock *b = &h->blocks[i];
         scan_words(h, b->start, b->start + b->size, false);
+        flush(h);
     }
 }
 

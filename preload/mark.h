@@ -21,12 +21,21 @@ enum block_state {
     BS_POSSIBLE,    /* only through a chain with an interior pointer */
 };
 
+/* 24 bytes; the mark state shares the line with the bounds it checks. */
 struct sblock {
     uintptr_t start;
     size_t size;
     stack_id stack;
-    uint16_t flags;
     uint16_t owner;
+    uint8_t flags;
+    uint8_t state; /* enum block_state */
+};
+
+/* A word that passed the range filter, waiting for its index lookup. */
+struct candidate {
+    uintptr_t v;
+    const uint32_t *slot; /* its granule's index entry, prefetched */
+    bool strong;
 };
 
 struct region;
@@ -34,7 +43,6 @@ struct region;
 struct heap {
     size_t n;
     struct sblock *blocks;   /* sorted by start */
-    uint8_t *state;          /* enum block_state, per block */
     uintptr_t lo, hi;        /* [lowest start, highest end] */
     struct region *regions;  /* open-addressing table of region maps */
     size_t n_regions_cap;
@@ -42,6 +50,9 @@ struct heap {
     size_t stack_cap, stack_n;
     size_t *pstack;          /* pending "possible" blocks */
     size_t pstack_cap, pstack_n;
+    struct candidate *cands; /* batch of pending lookups (see mark.c) */
+    size_t n_cands;
+    const struct region *last_region;
     size_t mapped_bytes;     /* for the report's scan statistics */
 };
 
