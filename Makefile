@@ -61,7 +61,7 @@ $(B)/tests/lib%.so: tests/programs/lib%.c
 	@mkdir -p $(@D)
 	$(CC) $(TPROG_CFLAGS) -shared -fPIC -o $@ $<
 
-$(B)/tests/%: tests/programs/%.c include/guardshim.h
+$(B)/tests/%: tests/programs/%.c include/guardshim.h tests/programs/gs_test.h
 	@mkdir -p $(@D)
 	$(CC) $(TPROG_CFLAGS) -o $@ $< -ldl -Wl,-rpath,'$$ORIGIN'
 

@@ -38,3 +38,12 @@ bool glibc_block_extent(uintptr_t p, uintptr_t *lo, uintptr_t *hi)
     }
     return false;
 }
+
+uintptr_t glibc_next_chunk(uintptr_t p)
+{
+    const size_t *hdr = (const size_t *)(p - 2 * sizeof(size_t));
+    size_t size = hdr[1];
+    if (size & CHUNK_IS_MMAPPED)
+        return 0;
+    return (uintptr_t)hdr + (size & ~(size_t)CHUNK_FLAGS);
+}

@@ -13,4 +13,8 @@
  * returns: false for main-arena blocks (they live in [heap]). STW-safe. */
 bool glibc_block_extent(uintptr_t p, uintptr_t *lo, uintptr_t *hi);
 
+/* Address of the chunk that follows the block at `p` in its arena (what
+ * glibc's own pointers name), or 0 for an mmapped chunk. STW-safe. */
+uintptr_t glibc_next_chunk(uintptr_t p);
+
 #endif

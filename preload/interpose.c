@@ -57,8 +57,8 @@ void interpose_init(void)
     libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
 }
 
-/* Records a fresh block. pre: p != NULL. */
-static void *track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+/* Records a fresh block (interpose.h). */
+void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (GS_UNLIKELY(!p) || !init_ready() || tls.in_shim)
         return p;
@@ -77,7 +77,7 @@ static void *track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr
 }
 
 /* Forgets a block that is about to be freed. */
-static inline void untrack(void *p)
+void interpose_untrack(void *p)
 {
     struct handle h;
     if (atomic_load_explicit(&shim_state, memory_order_relaxed) != ST_READY || tls.in_shim)
@@ -91,14 +91,14 @@ static inline void untrack(void *p)
 
 GS_EXPORT void *malloc(size_t n)
 {
-    return track(__libc_malloc(n), n, ENTRY(malloc), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_malloc(n), n, ENTRY(malloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void free(void *p)
 {
     if (!p)
         return;
-    untrack(p);
+    interpose_untrack(p);
     __libc_free(p);
 }
 
@@ -107,16 +107,16 @@ GS_EXPORT void *calloc(size_t n, size_t m)
     size_t total;
     if (__builtin_mul_overflow(n, m, &total))
         return __libc_calloc(n, m); /* glibc sets ENOMEM and returns NULL */
-    return track(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
 }
 
 static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (!p)
-        return track(__libc_malloc(n), n, entry, ra0, cfa0);
+        return interpose_track(__libc_malloc(n), n, entry, ra0, cfa0);
     if (n == 0 || !init_ready() || tls.in_shim) {
         if (n == 0)
-            untrack(p); /* glibc frees p and returns NULL */
+            interpose_untrack(p); /* glibc frees p and returns NULL */
         return __libc_realloc(p, n);
     }
     int saved = errno;
@@ -172,23 +172,23 @@ GS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     errno = saved;
     if (!p)
         return ENOMEM;
-    *out = track(p, n, ENTRY(posix_memalign), CALLER_RA, CALLER_CFA);
+    *out = interpose_track(p, n, ENTRY(posix_memalign), CALLER_RA, CALLER_CFA);
     return 0;
 }
 
 GS_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-    return track(__libc_memalign(align, n), n, ENTRY(aligned_alloc), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_memalign(align, n), n, ENTRY(aligned_alloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *memalign(size_t align, size_t n)
 {
-    return track(__libc_memalign(align, n), n, ENTRY(memalign), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_memalign(align, n), n, ENTRY(memalign), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *valloc(size_t n)
 {
-    return track(__libc_valloc(n), n, ENTRY(valloc), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_valloc(n), n, ENTRY(valloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *pvalloc(size_t n)
@@ -197,7 +197,7 @@ GS_EXPORT void *pvalloc(size_t n)
     size_t rounded = n ? (n + 4095) & ~(size_t)4095 : 4096;
     if (rounded < n)
         rounded = n;
-    return track(__libc_pvalloc(n), rounded, ENTRY(pvalloc), CALLER_RA, CALLER_CFA);
+    return interpose_track(__libc_pvalloc(n), rounded, ENTRY(pvalloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT size_t malloc_usable_size(void *p)

@@ -3,7 +3,20 @@
 #ifndef GS_INTERPOSE_H
 #define GS_INTERPOSE_H
 
+#include "common.h"
+
 /* Resolves glibc's malloc_usable_size. pre: tls.in_shim > 0 (dlsym may allocate). */
 void interpose_init(void);
+
+/* Records a block fresh from glibc (NULL passes through). `entry` names
+ * frame 0, `ra0`/`cfa0` are the entry point's return address and its
+ * caller's CFA. Preserves errno. returns: p. */
+void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0);
+
+/* Forgets a block about to be freed (no-op for foreign pointers). */
+void interpose_untrack(void *p);
+
+#define INTERPOSE_CALLER_RA ((uintptr_t)__builtin_return_address(0))
+#define INTERPOSE_CALLER_CFA ((uintptr_t)__builtin_frame_address(0) + 16)
 
 #endif

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "glibc.h"
 #include "handle.h"
 #include "sys.h"
 
@@ -207,14 +208,14 @@ static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
     return true;
 }
 
-/* A pointer one or two words into a block counts as a start pointer: it is
- * how headers are skipped (C++ new[] cookies, length prefixes, Python's GC
- * head, glibc's dtv), and Valgrind's "newarray"/"length64" heuristics say
- * the same. Any other interior pointer only "possibly" reaches a block. */
+/* A pointer one word into a block counts as a start pointer: that is how
+ * a one-word header is skipped (C++ new[] cookies, length prefixes), as in
+ * Valgrind's "newarray"/"length64" heuristics. Any other interior pointer
+ * only "possibly" reaches a block. */
 static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
 {
     uintptr_t off = v - b->start;
-    return off == 0 || ((off == 8 || off == 16) && off < b->size);
+    return off == 0 || (off == 8 && off < b->size);
 }
 
 static void push_reached(struct heap *h, size_t i)
@@ -241,6 +242,10 @@ static void flush(struct heap *h)
             struct sblock *b = &h->blocks[i];
             if (v > block_last(b))
                 continue;
+            /* glibc's own state (arena top, bins) names the next chunk's
+             * header, which may overlap this block's last word. */
+            if (v == glibc_next_chunk(b->start))
+                break;
             if (h->cands[k].strong && is_start_pointer(b, v)) {
                 if (b->state != BS_REACHED) {
                     b->state = BS_REACHED;

@@ -51,7 +51,7 @@ static struct unwind_cache *cache_get(void)
     struct unwind_cache *c = tls.cache;
     if (GS_LIKELY(c))
         return c;
-    unsigned depth = opt.stack_depth > 1 ? (unsigned)opt.stack_depth - 1 : 1;
+    unsigned depth = (unsigned)opt.stack_depth - 1; /* >= 1: depth 1 never gets here */
     size_t bytes = sizeof *c + (size_t)CACHE_WAYS * depth * sizeof(struct cache_frame);
     c = arena_alloc(bytes);
     if (c) {
@@ -123,6 +123,8 @@ fallback:
 
 stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
+    if (opt.stack_depth <= 1)
+        return depot_put(&entry, 1);
     struct unwind_cache *c = cache_get();
     if (GS_UNLIKELY(!c)) {
         uintptr_t pcs[2] = {entry, ra0};

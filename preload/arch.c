@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT
+ * arch.c: x86_64 register spill for on-demand scans (arch.h).
+ * Entry: rsp = 8 mod 16. Six pushes plus 8 bytes of padding realign it. */
+#include "arch.h"
+
+__asm__(".text\n"
+        ".globl arch_call_with_regs_saved\n"
+        ".hidden arch_call_with_regs_saved\n"
+        ".type arch_call_with_regs_saved, @function\n"
+        "arch_call_with_regs_saved:\n"
+        "  .cfi_startproc\n"
+        "  push %rbx\n  .cfi_adjust_cfa_offset 8\n"
+        "  push %rbp\n  .cfi_adjust_cfa_offset 8\n"
+        "  push %r12\n  .cfi_adjust_cfa_offset 8\n"
+        "  push %r13\n  .cfi_adjust_cfa_offset 8\n"
+        "  push %r14\n  .cfi_adjust_cfa_offset 8\n"
+        "  push %r15\n  .cfi_adjust_cfa_offset 8\n"
+        "  sub $8, %rsp\n  .cfi_adjust_cfa_offset 8\n"
+        "  mov %rdi, %rax\n"
+        "  lea 8(%rsp), %rdi\n"
+        "  call *%rax\n"
+        "  add $8, %rsp\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %r15\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %r14\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %r13\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %r12\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %rbp\n  .cfi_adjust_cfa_offset -8\n"
+        "  pop %rbx\n  .cfi_adjust_cfa_offset -8\n"
+        "  ret\n"
+        "  .cfi_endproc\n"
+        ".size arch_call_with_regs_saved, .-arch_call_with_regs_saved\n");
