@@ -12,6 +12,7 @@
 
 #include <elf.h>
 #include <link.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -94,6 +95,11 @@ static int add_cb(struct dl_phdr_info *info, size_t size, void *ctx)
     const char *name = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : NULL;
     if (!name)
         name = mods.exe_path[0] ? mods.exe_path : "[exe]";
+    /* LD_PRELOAD=build/libguardshim.so names a module relative to a working
+     * directory the report reader may not share. */
+    char abs[4096];
+    if (name[0] != '/' && name[0] != '[' && strchr(name, '/') && realpath(name, abs))
+        name = abs;
     unsigned idx;
     for (idx = 0; idx < mods.n_all; idx++) {
         struct module *m = &mods.all[idx];
