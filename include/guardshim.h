@@ -100,6 +100,29 @@ struct gs_stats {
 /* Fills *out. returns: 0, or -1 with errno=EINVAL when out is NULL. */
 GS_API int gs_get_stats(struct gs_stats *out);
 
+/* ---- Ownership domains (extension; GS_VERSION >= 100) ----
+ * A thread names the owner of what it allocates next; reports group leaks
+ * by owner ("owner" in JSON) and counters are kept per owner. */
+typedef unsigned int gs_owner;
+
+/* A new owner named `name` (copied). returns: its id (>= 1), or 0 with
+ * errno=EINVAL (name NULL) or ENOMEM (4095 owners exist). */
+GS_API gs_owner gs_owner_new(const char *name);
+
+/* Sets the calling thread's current owner (0 = none); returns the previous
+ * one. Blocks keep the owner they were allocated under, through realloc. */
+GS_API gs_owner gs_owner_set(gs_owner owner);
+
+struct gs_owner_stats {
+    size_t size;       /* set by the caller to sizeof(struct gs_owner_stats) */
+    const char *name;
+    size_t live_blocks, live_bytes, total_allocs, total_frees;
+};
+
+/* Fills *out (up to out->size bytes). returns: 0, or -1 with errno=EINVAL
+ * for an unknown owner or a bad `out`. */
+GS_API int gs_owner_stats(gs_owner owner, struct gs_owner_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

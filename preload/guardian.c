@@ -1,17 +1,415 @@
 /* SPDX-License-Identifier: MIT
- * guardian.c: guardians and finalizers (guardian.h).
- * locks: `guard.lock`. STW: no. allocates: arena. */
+ * guardian.c: guardians, finalizers, drain (guardian.h).
+ * locks: `guard.lock`. STW: guardian_scan (reads the side table, writes
+ * only the pre-mapped action buffer and mark state). allocates: arena
+ * (side table, queues), never while the world is stopped. */
 #include "guardian.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
 #include "lock.h"
+#include "sys.h"
+
+#define uthash_malloc(sz) arena_alloc(sz)
+#define uthash_free(p, sz) arena_free((p), (sz))
+#define uthash_nonfatal_oom(e) guard.oom = true
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+#define MAX_GUARDIANS 4096
+#define GUARDIAN_MAGIC 0x67756172u
+
+struct gs_guardian {
+    uint32_t magic, id;
+    uintptr_t *queue; /* hidden block addresses, FIFO ring */
+    size_t head, n, cap;
+};
+
+/* A block's side-table entry. All user pointers are stored hidden. */
+struct gentry {
+    uintptr_t key;      /* GS_HIDE(block) */
+    guardian_fn fn;     /* finalizer, or NULL */
+    uintptr_t arg;      /* GS_HIDE(arg) */
+    uint32_t *gids;     /* guardians it is registered with (may repeat) */
+    uint32_t ngids, gcap;
+    uint32_t held;      /* guardian queue slots holding it */
+    bool pending;       /* queued for finalization */
+    UT_hash_handle hh;
+};
+
+struct pending {
+    uintptr_t block, arg; /* hidden */
+    guardian_fn fn;
+};
 
 static struct {
     struct spinlock lock;
+    bool oom;
+    struct gentry *table;
+    size_t n_entries;
+    struct gs_guardian *guardians[MAX_GUARDIANS];
+    uint32_t n_ids; /* ids in use are below this */
+    struct pending *pend;
+    size_t pend_n, pend_cap;
 } guard;
+
+static struct gentry *entry_find(uintptr_t block)
+{
+    uintptr_t key = GS_HIDE(block);
+    struct gentry *e;
+    HASH_FIND(hh, guard.table, &key, sizeof key, e);
+    return e;
+}
+
+static struct gentry *entry_get(uintptr_t block)
+{
+    struct gentry *e = entry_find(block);
+    if (e)
+        return e;
+    e = arena_alloc(sizeof *e);
+    if (!e)
+        return NULL;
+    e->key = GS_HIDE(block);
+    guard.oom = false;
+    HASH_ADD(hh, guard.table, key, sizeof e->key, e);
+    if (guard.oom) {
+        arena_free(e, sizeof *e);
+        return NULL;
+    }
+    guard.n_entries++;
+    return e;
+}
+
+static void entry_drop(struct gentry *e)
+{
+    HASH_DEL(guard.table, e);
+    arena_free(e->gids, e->gcap * sizeof *e->gids);
+    arena_free(e, sizeof *e);
+    guard.n_entries--;
+}
+
+/* An entry that no longer guards, finalizes or is held goes away. */
+static void entry_maybe_drop(struct gentry *e)
+{
+    if (!e->fn && !e->ngids && !e->held && !e->pending)
+        entry_drop(e);
+}
+
+static bool guardian_valid_locked(const struct gs_guardian *g)
+{
+    for (uint32_t i = 0; i < guard.n_ids; i++)
+        if (guard.guardians[i] == g)
+            return g->magic == GUARDIAN_MAGIC;
+    return false;
+}
+
+struct gs_guardian *guardian_new(void)
+{
+    struct gs_guardian *g = arena_alloc(sizeof *g);
+    if (!g)
+        return NULL;
+    spin_lock(&guard.lock);
+    uint32_t id = 0;
+    while (id < guard.n_ids && guard.guardians[id])
+        id++;
+    if (id == MAX_GUARDIANS) {
+        spin_unlock(&guard.lock);
+        arena_free(g, sizeof *g);
+        return NULL;
+    }
+    if (id == guard.n_ids)
+        guard.n_ids++;
+    g->magic = GUARDIAN_MAGIC;
+    g->id = id;
+    guard.guardians[id] = g;
+    spin_unlock(&guard.lock);
+    return g;
+}
+
+static bool grow(void **arr, uint32_t *cap32, size_t *capz, size_t elem)
+{
+    size_t cap = cap32 ? *cap32 : *capz;
+    size_t ncap = cap ? cap * 2 : 4;
+    void *na = arena_alloc(ncap * elem);
+    if (!na)
+        return false;
+    if (*arr) {
+        memcpy(na, *arr, cap * elem);
+        arena_free(*arr, cap * elem);
+    }
+    *arr = na;
+    if (cap32)
+        *cap32 = (uint32_t)ncap;
+    else
+        *capz = ncap;
+    return true;
+}
+
+int guardian_register(struct gs_guardian *g, uintptr_t block)
+{
+    spin_lock(&guard.lock);
+    int err = 0;
+    struct gentry *e;
+    if (!guardian_valid_locked(g))
+        err = EINVAL;
+    else if (!(e = entry_get(block)))
+        err = ENOMEM;
+    else if (e->ngids == e->gcap && !grow((void **)&e->gids, &e->gcap, NULL, sizeof *e->gids))
+        err = ENOMEM;
+    else
+        e->gids[e->ngids++] = g->id;
+    spin_unlock(&guard.lock);
+    return err;
+}
+
+uintptr_t guardian_poll(struct gs_guardian *g)
+{
+    uintptr_t block = 0;
+    spin_lock(&guard.lock);
+    if (guardian_valid_locked(g) && g->n) {
+        block = (uintptr_t)GS_REVEAL(g->queue[g->head]);
+        g->head = (g->head + 1) % g->cap;
+        g->n--;
+        struct gentry *e = entry_find(block);
+        if (e) {
+            e->held--;
+            entry_maybe_drop(e);
+        }
+    }
+    spin_unlock(&guard.lock);
+    return block;
+}
+
+static void remove_gid(struct gentry *e, uint32_t id)
+{
+    for (uint32_t i = 0; i < e->ngids;)
+        if (e->gids[i] == id)
+            e->gids[i] = e->gids[--e->ngids];
+        else
+            i++;
+}
+
+void guardian_free(struct gs_guardian *g)
+{
+    spin_lock(&guard.lock);
+    if (!guardian_valid_locked(g)) {
+        spin_unlock(&guard.lock);
+        return;
+    }
+    /* Queued blocks go back to being ordinary blocks: leaks if unreachable. */
+    for (size_t k = 0; k < g->n; k++) {
+        struct gentry *e = entry_find((uintptr_t)GS_REVEAL(g->queue[(g->head + k) % g->cap]));
+        if (e)
+            e->held--;
+    }
+    struct gentry *e, *tmp;
+    HASH_ITER(hh, guard.table, e, tmp) {
+        remove_gid(e, g->id);
+        entry_maybe_drop(e);
+    }
+    guard.guardians[g->id] = NULL;
+    while (guard.n_ids && !guard.guardians[guard.n_ids - 1])
+        guard.n_ids--;
+    g->magic = 0;
+    spin_unlock(&guard.lock);
+    arena_free(g->queue, g->cap * sizeof *g->queue);
+    arena_free(g, sizeof *g);
+}
+
+int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg)
+{
+    spin_lock(&guard.lock);
+    int err = 0;
+    struct gentry *e = fn ? entry_get(block) : entry_find(block);
+    if (e) {
+        e->fn = fn;
+        e->arg = GS_HIDE(arg);
+        entry_maybe_drop(e);
+    } else if (fn) {
+        err = ENOMEM;
+    }
+    spin_unlock(&guard.lock);
+    return err;
+}
+
+size_t guardian_drain(void (*free_block)(void *))
+{
+    size_t ran = 0;
+    for (;;) {
+        spin_lock(&guard.lock);
+        if (!guard.pend_n) {
+            spin_unlock(&guard.lock);
+            return ran;
+        }
+        struct pending p = guard.pend[--guard.pend_n];
+        spin_unlock(&guard.lock);
+        /* Outside the lock: finalizers may allocate, free, set finalizers. */
+        void *block = GS_REVEAL(p.block);
+        p.fn(block, GS_REVEAL(p.arg));
+        free_block(block); /* drops the entry through guardian_forget */
+        ran++;
+    }
+}
+
+size_t guardian_pending(void) { return __atomic_load_n(&guard.pend_n, __ATOMIC_RELAXED); }
 
 void guardian_forget(uintptr_t block)
 {
-    (void)block;
     spin_lock(&guard.lock);
+    struct gentry *e = entry_find(block);
+    if (e) {
+        /* Freed while queued (the program kept a pointer the scan missed). */
+        for (uint32_t id = 0; e->held && id < guard.n_ids; id++) {
+            struct gs_guardian *g = guard.guardians[id];
+            for (size_t k = 0; g && k < g->n; k++) {
+                size_t i = (g->head + k) % g->cap;
+                if (g->queue[i] == e->key) {
+                    g->queue[i] = GS_HIDE(0); /* polls skip it */
+                    e->held--;
+                }
+            }
+        }
+        if (e->pending)
+            for (size_t k = 0; k < guard.pend_n; k++)
+                if (guard.pend[k].block == e->key)
+                    guard.pend[k] = guard.pend[--guard.pend_n];
+        entry_drop(e);
+    }
+    spin_unlock(&guard.lock);
+}
+
+int guardian_prepare(struct guard_actions *out)
+{
+    spin_lock(&guard.lock);
+    out->n = 0;
+    out->cap = guard.n_entries ? guard.n_entries : 1;
+    out->a = sys_map(out->cap * sizeof *out->a, false);
+    return out->a ? 0 : ENOMEM;
+}
+
+static long block_index(const struct heap *h, uintptr_t block)
+{
+    long i = heap_find(h, block);
+    return i >= 0 && h->blocks[i].start == block ? i : -1;
+}
+
+/* Marks BS_FINREACHED everything unreached that block i's words reach,
+ * not counting i itself (a self-pointer does not block finalization). */
+struct fin_ctx {
+    struct heap *h;
+    size_t *stack, n;
+    size_t self;
+};
+
+static void fin_cb(void *p, size_t j)
+{
+    struct fin_ctx *c = p;
+    if (j != c->self && c->h->blocks[j].state == BS_UNREACHED) {
+        c->h->blocks[j].state = BS_FINREACHED;
+        c->stack[c->n++] = j;
+    }
+}
+
+static void keep_alive(struct heap *h, const struct guard_actions *out, size_t from)
+{
+    for (size_t k = from; k < out->n; k++)
+        mark_block_root(h, (size_t)block_index(h, out->a[k].block));
+    mark_drain(h);
+}
+
+void guardian_scan(struct heap *h, struct guard_actions *out)
+{
+    struct gentry *e, *tmp;
+    /* Held blocks are the queues' and the program's again soon: roots. */
+    HASH_ITER(hh, guard.table, e, tmp) {
+        long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
+        if (i >= 0 && (e->held || e->pending))
+            mark_block_root(h, (size_t)i);
+    }
+    mark_drain(h);
+    /* Guarded blocks first: they go back to the program with everything
+     * they reach, so no finalizer may run for anything below them. */
+    HASH_ITER(hh, guard.table, e, tmp) {
+        long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
+        if (i >= 0 && e->ngids && h->blocks[i].state == BS_UNREACHED && out->n < out->cap)
+            out->a[out->n++] = (struct guard_action){h->blocks[i].start, GA_QUEUE};
+    }
+    keep_alive(h, out, 0);
+    size_t first_final = out->n;
+    size_t *stack = h->n ? sys_map(h->n * sizeof(size_t), false) : NULL;
+    if (!stack)
+        return; /* no finalization this scan: nothing is lost */
+    /* Boehm: mark from each unreachable finalizable block's contents. */
+    struct fin_ctx c = {h, stack, 0, 0};
+    HASH_ITER(hh, guard.table, e, tmp) {
+        long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
+        if (i < 0 || !e->fn || h->blocks[i].state == BS_REACHED ||
+            h->blocks[i].state == BS_POSSIBLE)
+            continue;
+        c.self = (size_t)i;
+        mark_for_each_edge(h, (size_t)i, fin_cb, &c);
+        while (c.n) {
+            size_t x = c.stack[--c.n];
+            c.self = x;
+            mark_for_each_edge(h, x, fin_cb, &c);
+        }
+    }
+    /* Ready: unreachable, and reached from no other finalizable block. */
+    HASH_ITER(hh, guard.table, e, tmp) {
+        long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
+        if (i >= 0 && e->fn && h->blocks[i].state == BS_UNREACHED && out->n < out->cap)
+            out->a[out->n++] = (struct guard_action){h->blocks[i].start, GA_FINALIZE};
+    }
+    for (size_t i = 0; i < h->n; i++)
+        if (h->blocks[i].state == BS_FINREACHED)
+            h->blocks[i].state = BS_UNREACHED;
+    sys_unmap(stack, h->n * sizeof(size_t));
+    keep_alive(h, out, first_final);
+}
+
+static bool queue_push(struct gs_guardian *g, uintptr_t hidden)
+{
+    if (g->n == g->cap) {
+        size_t ncap = g->cap ? g->cap * 2 : 16;
+        uintptr_t *nq = arena_alloc(ncap * sizeof *nq);
+        if (!nq)
+            return false;
+        for (size_t k = 0; k < g->n; k++)
+            nq[k] = g->queue[(g->head + k) % g->cap];
+        arena_free(g->queue, g->cap * sizeof *g->queue);
+        g->queue = nq;
+        g->cap = ncap;
+        g->head = 0;
+    }
+    g->queue[(g->head + g->n++) % g->cap] = hidden;
+    return true;
+}
+
+void guardian_apply(struct guard_actions *acts)
+{
+    for (size_t k = 0; k < acts->n; k++) {
+        struct gentry *e = entry_find(acts->a[k].block);
+        if (!e)
+            continue;
+        if (acts->a[k].kind == GA_QUEUE) {
+            /* A registration is used up by the queueing, as in Scheme. */
+            for (uint32_t i = 0; i < e->ngids; i++) {
+                struct gs_guardian *g = guard.guardians[e->gids[i]];
+                if (g && queue_push(g, e->key))
+                    e->held++;
+            }
+            e->ngids = 0;
+        } else if (guard.pend_n < guard.pend_cap ||
+                   grow((void **)&guard.pend, NULL, &guard.pend_cap, sizeof *guard.pend)) {
+            guard.pend[guard.pend_n++] = (struct pending){e->key, e->arg, e->fn};
+            e->fn = NULL; /* exactly once */
+            e->pending = true;
+        }
+        entry_maybe_drop(e);
+    }
+    sys_unmap(acts->a, acts->cap * sizeof *acts->a);
+    acts->a = NULL;
     spin_unlock(&guard.lock);
 }

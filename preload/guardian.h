@@ -1,14 +1,63 @@
 /* SPDX-License-Identifier: MIT
- * guardian.h: guardians and finalizers (DESIGN §6). The side table keyed
- * by block address holds, for blocks with HF_FINALIZER or HF_GUARDED, the
- * finalizer and the guardians the block is registered with. */
+ * guardian.h: guardians and finalizers (DESIGN §6).
+ *
+ * A side table keyed by block address (hidden) holds, for each block that
+ * has them, its finalizer and the guardians it is registered with. A scan
+ * (STW) decides, guardian_apply (after the world resumed) acts:
+ *  - every registered block found unreachable is queued on each of its
+ *    guardians (unordered, as in Chez Scheme) and kept alive;
+ *  - an unreachable finalizable block that no other unreachable
+ *    finalizable block reaches is queued for finalization (Boehm's
+ *    topological order); one that such a block reaches waits for a later
+ *    scan; a cycle of finalizable blocks is never finalized and stays a
+ *    leak the report shows;
+ *  - queued blocks are roots until the program polls or drains them.
+ * Invariant: a block is in at most one of: registered, queued-for-final.
+ * locks: `guard.lock`, taken after the handle locks by the scan, and
+ * never while holding a handle lock elsewhere. */
 #ifndef GS_GUARDIAN_H
 #define GS_GUARDIAN_H
 
-#include "common.h"
+#include "mark.h"
 
-/* Drops every guardian registration and finalizer of a block the program
- * freed. locks: guardian lock. */
+struct gs_guardian;
+typedef void (*guardian_fn)(void *block, void *arg);
+
+enum guard_action_kind { GA_QUEUE = 1, GA_FINALIZE = 2 };
+
+struct guard_action {
+    uintptr_t block;
+    enum guard_action_kind kind;
+};
+
+struct guard_actions {
+    struct guard_action *a;
+    size_t n, cap;
+};
+
+struct gs_guardian *guardian_new(void);
+/* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is a live block
+ * already flagged HF_GUARDED by the caller. */
+int guardian_register(struct gs_guardian *g, uintptr_t block);
+/* returns: a block address, or 0 (none, or a bad guardian). */
+uintptr_t guardian_poll(struct gs_guardian *g);
+void guardian_free(struct gs_guardian *g);
+/* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. */
+int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg);
+
+/* Runs the pending finalizers on this thread, then frees their blocks
+ * through `free_block`. returns: the number run. */
+size_t guardian_drain(void (*free_block)(void *));
+size_t guardian_pending(void);
+
+/* Drops everything about a block the program freed. */
 void guardian_forget(uintptr_t block);
+
+/* Scan protocol, in this order: prepare (world running, handle locks held;
+ * takes guard.lock and maps the action buffer), scan (STW, after the root
+ * mark), apply (after resume; releases guard.lock). */
+int guardian_prepare(struct guard_actions *out);
+void guardian_scan(struct heap *h, struct guard_actions *out);
+void guardian_apply(struct guard_actions *acts);
 
 #endif

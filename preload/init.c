@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "check.h"
 #include "depot.h"
 #include "handle.h"
 #include "interpose.h"
@@ -37,7 +38,6 @@ atomic_int shim_state;
 
 static struct {
     uintptr_t ldso_lo, ldso_hi;
-    bool exit_checked;
 } life;
 
 static int ldso_cb(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -125,39 +125,11 @@ bool init_ensure_slow(void)
     return atomic_load(&shim_state) == ST_READY;
 }
 
-/* A program annotated for LeakSanitizer may turn checking off. A weak
- * reference, bound by the loader, and not dlsym: a failed dlsym would
- * replace the program's pending dlerror() state. */
-extern int __lsan_is_turned_off(void) __attribute__((weak));
-static bool lsan_turned_off(void) { return __lsan_is_turned_off && __lsan_is_turned_off(); }
-
 /* Runs after the program's own atexit handlers. */
 static GS_NOINLINE void exit_check(void)
 {
-    if (atomic_load(&shim_state) != ST_READY || !opt.leak_check_at_exit || life.exit_checked)
-        return;
-    life.exit_checked = true;
-    tls.in_shim++;
-    if (lsan_turned_off()) {
-        tls.in_shim--;
-        return;
-    }
-    struct scan_result r;
-    struct report_totals totals = {0};
-    int err = scan_run(&r, (uintptr_t)__builtin_frame_address(0));
-    if (err) {
-        log_error("leak check failed: %s", strerror(err));
-    } else {
-        report_write(&r, TRIGGER_EXIT, &totals);
-        scan_result_free(&r);
-    }
-    tls.in_shim--;
-    if (totals.records && opt.exitcode) {
-        /* Keep the program's buffered output, then report failure the way
-         * LeakSanitizer does. */
-        fflush(NULL);
-        _exit(opt.exitcode);
-    }
+    if (atomic_load(&shim_state) == ST_READY && opt.leak_check_at_exit)
+        check_final((uintptr_t)__builtin_frame_address(0));
 }
 
 __attribute__((constructor)) static void shim_constructor(void)

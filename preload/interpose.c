@@ -14,11 +14,13 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "guardian.h"
 #include "handle.h"
 #include "init.h"
 #include "interpose.h"
+#include "owners.h"
 #include "tstate.h"
 #include "unwind.h"
 
@@ -71,6 +73,8 @@ void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uint
     if (GS_UNLIKELY(((uintptr_t)p & 15) != 0) ||
         GS_UNLIKELY(!handle_insert((uintptr_t)p, size, st, flags, tls.owner)))
         init_degrade("the handle table cannot grow");
+    else if (GS_UNLIKELY(tls.owner))
+        owners_on_alloc(tls.owner, size);
     tls.in_shim--;
     errno = saved;
     return p;
@@ -82,11 +86,29 @@ void interpose_untrack(void *p)
     struct handle h;
     if (atomic_load_explicit(&shim_state, memory_order_relaxed) != ST_READY || tls.in_shim)
         return;
-    if (handle_remove((uintptr_t)p, &h) && GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED))) {
+    if (!handle_remove((uintptr_t)p, &h))
+        return;
+    if (GS_UNLIKELY(h.owner))
+        owners_on_free(h.owner, h.size);
+    if (GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED))) {
         tls.in_shim++;
         guardian_forget((uintptr_t)p);
         tls.in_shim--;
     }
+}
+
+size_t interpose_free_tracked(void *p, int poison)
+{
+    struct handle h;
+    if (!handle_remove((uintptr_t)p, &h))
+        return 0;
+    if (h.owner)
+        owners_on_free(h.owner, h.size);
+    if (h.flags & (HF_FINALIZER | HF_GUARDED))
+        guardian_forget((uintptr_t)p);
+    memset(p, poison, h.size);
+    __libc_free(p);
+    return h.size;
 }
 
 GS_EXPORT void *malloc(size_t n)
@@ -134,13 +156,16 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
     tls.inflight_size = n;
     tls.inflight_new = (uintptr_t)q;
     struct handle gone;
-    if (had)
-        handle_remove((uintptr_t)p, &gone);
+    if (had && handle_remove((uintptr_t)p, &gone) && gone.owner)
+        owners_on_free(gone.owner, gone.size);
     uint32_t flags = had ? old.flags & (HF_IGNORED | HF_ROOT) : (tls.disabled ? HF_IGNORED : 0);
     if (had && (old.flags & (HF_FINALIZER | HF_GUARDED)))
         guardian_forget((uintptr_t)p);
-    if (((uintptr_t)q & 15) || !handle_insert((uintptr_t)q, n, st, flags, had ? old.owner : tls.owner))
+    uint32_t owner = had ? old.owner : tls.owner;
+    if (((uintptr_t)q & 15) || !handle_insert((uintptr_t)q, n, st, flags, owner))
         init_degrade("the handle table cannot grow");
+    else if (owner)
+        owners_on_alloc(owner, n);
     tls.inflight_new = 0;
     tls.inflight_old = 0;
     tls.in_shim--;

@@ -16,6 +16,11 @@ void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uint
 /* Forgets a block about to be freed (no-op for foreign pointers). */
 void interpose_untrack(void *p);
 
+/* Frees a tracked block on the shim's behalf (reclaim, drain), filling it
+ * with `poison` first. Works while tls.in_shim > 0. returns: its size, or 0
+ * when `p` is not tracked (then nothing is freed). */
+size_t interpose_free_tracked(void *p, int poison);
+
 #define INTERPOSE_CALLER_RA ((uintptr_t)__builtin_return_address(0))
 #define INTERPOSE_CALLER_CFA ((uintptr_t)__builtin_frame_address(0) + 16)
 

@@ -19,6 +19,7 @@ enum block_state {
     BS_UNREACHED = 0,
     BS_REACHED,     /* through start pointers from a root */
     BS_POSSIBLE,    /* only through a chain with an interior pointer */
+    BS_FINREACHED,  /* scratch of guardian.c: reached from a finalizable block */
 };
 
 /* 24 bytes; the mark state shares the line with the bounds it checks. */

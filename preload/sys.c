@@ -2,11 +2,12 @@
  * sys.c: raw syscalls and the table of the shim's own mappings.
  * locks: `maps.lock` (a spin lock) around the mapping table.
  * STW: yes (everything here is a plain syscall). allocates: no.
- * async-signal-safe: yes, except sys_map/sys_unmap while another thread is
- * inside them (the spin lock), which the scan path never does. */
+ * async-signal-safe: yes, except sys_map/sys_unmap (a spin lock, which
+ * the scanning thread holds through the stop: see sys_hold_maps). */
 #include "sys.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <string.h>
@@ -19,12 +20,35 @@
 
 #define MAX_OWN_MAPS 16384
 
-/* Invariant: ranges[0..n) are the live sys_map mappings, unordered. */
+/* Invariant: ranges[0..n) are the live sys_map mappings, unordered.
+ * A scan holds `lock` across the stopped world (sys_hold_maps), so that no
+ * stopped thread can be inside it; the holder maps and unmaps freely. */
 static struct {
     struct spinlock lock;
+    atomic_int holder; /* tid of the thread holding `lock` through sys_hold_maps */
     unsigned n;
     struct { uintptr_t lo, hi; } ranges[MAX_OWN_MAPS];
 } maps;
+
+static bool lock_maps(void)
+{
+    if (atomic_load(&maps.holder) == sys_gettid())
+        return false;
+    spin_lock(&maps.lock);
+    return true;
+}
+
+void sys_hold_maps(void)
+{
+    spin_lock(&maps.lock);
+    atomic_store(&maps.holder, sys_gettid());
+}
+
+void sys_release_maps(void)
+{
+    atomic_store(&maps.holder, 0);
+    spin_unlock(&maps.lock);
+}
 
 static size_t round_pages(size_t len)
 {
@@ -39,13 +63,14 @@ void *sys_map(size_t len, bool noreserve)
     void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    spin_lock(&maps.lock);
+    bool locked = lock_maps();
     if (maps.n < MAX_OWN_MAPS) {
         maps.ranges[maps.n].lo = (uintptr_t)p;
         maps.ranges[maps.n].hi = (uintptr_t)p + len;
         maps.n++;
     }
-    spin_unlock(&maps.lock);
+    if (locked)
+        spin_unlock(&maps.lock);
     return p;
 }
 
@@ -54,14 +79,15 @@ void sys_unmap(void *p, size_t len)
     if (!p)
         return;
     len = round_pages(len);
-    spin_lock(&maps.lock);
+    bool locked = lock_maps();
     for (unsigned i = 0; i < maps.n; i++) {
         if (maps.ranges[i].lo == (uintptr_t)p) {
             maps.ranges[i] = maps.ranges[--maps.n];
             break;
         }
     }
-    spin_unlock(&maps.lock);
+    if (locked)
+        spin_unlock(&maps.lock);
     syscall(SYS_munmap, p, len);
 }
 

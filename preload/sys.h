@@ -19,6 +19,12 @@ void sys_unmap(void *p, size_t len);
  * call it with the world stopped or under the scan lock). */
 void sys_for_each_map(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *ctx);
 
+/* Taken by a scan before it stops the world and released after it
+ * resumes: no stopped thread can then be inside sys_map, and the scanning
+ * thread maps without the lock. */
+void sys_hold_maps(void);
+void sys_release_maps(void);
+
 pid_t sys_gettid(void);
 pid_t sys_getpid(void);
 int sys_tgkill(pid_t tgid, pid_t tid, int sig);

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT
+ * api.c: the exported gs_* API (include/guardshim.h) and LeakSanitizer's
+ * public interface on top of it. Each function validates, sets errno and
+ * delegates; none aborts, and each has a defined result when the shim is
+ * degraded (gs_active() == 0): calls fail with -1/ENOSYS or return 0.
+ * locks: whatever the delegate takes. STW: no. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "arch.h"
+#include "check.h"
+#include "guardian.h"
+#include "handle.h"
+#include "init.h"
+#include "guardshim.h"
+#include "owners.h"
+#include "options.h"
+#include "roots.h"
+#include "scan.h"
+#include "tstate.h"
+
+static bool usable(void) { return init_ready() && !tls.in_shim; }
+
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+GS_API int gs_active(void) { return init_ready() ? 1 : 0; }
+
+static uintptr_t collect_cb(uintptr_t sp, void *arg)
+{
+    (void)arg;
+    tls.in_shim++;
+    struct scan_result r;
+    struct scan_stats st;
+    struct scan_opts o = {sp, false, opt.reclaim != 0};
+    size_t newly = 0;
+    if (scan_run(&r, &o, &st) == 0) {
+        newly = st.newly_unreachable;
+        scan_result_free(&r);
+    }
+    tls.in_shim--;
+    return newly;
+}
+
+GS_API size_t gs_collect(void)
+{
+    if (!usable())
+        return 0;
+    return arch_call_with_regs_saved(collect_cb, NULL);
+}
+
+static uintptr_t check_cb(uintptr_t sp, void *arg)
+{
+    (void)arg;
+    tls.in_shim++;
+    struct report_totals tot;
+    check_run(TRIGGER_API, sp, true, &tot);
+    tls.in_shim--;
+    return tot.records;
+}
+
+GS_API size_t gs_check_leaks(void)
+{
+    if (!usable())
+        return 0;
+    return arch_call_with_regs_saved(check_cb, NULL);
+}
+
+GS_API gs_guardian *gs_guardian_new(void)
+{
+    if (!usable()) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    gs_guardian *g = guardian_new();
+    if (!g)
+        errno = ENOMEM;
+    return g;
+}
+
+GS_API int gs_guardian_register(gs_guardian *g, void *block)
+{
+    if (!usable())
+        return fail(ENOSYS);
+    if (!g || !block || !handle_update((uintptr_t)block, HF_GUARDED, 0, UINT32_MAX))
+        return fail(EINVAL);
+    int err = guardian_register(g, (uintptr_t)block);
+    return err ? fail(err) : 0;
+}
+
+GS_API void *gs_guardian_poll(gs_guardian *g)
+{
+    if (!g || !usable())
+        return NULL;
+    return (void *)guardian_poll(g);
+}
+
+GS_API void gs_guardian_free(gs_guardian *g)
+{
+    if (g && usable())
+        guardian_free(g);
+}
+
+GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)
+{
+    if (!usable())
+        return fail(ENOSYS);
+    struct handle h;
+    if (!block || !handle_lookup((uintptr_t)block, &h))
+        return fail(EINVAL);
+    if (fn)
+        handle_update((uintptr_t)block, HF_FINALIZER, 0, UINT32_MAX);
+    int err = guardian_set_finalizer((uintptr_t)block, fn, arg);
+    return err ? fail(err) : 0;
+}
+
+GS_API size_t gs_drain(void)
+{
+    if (!usable())
+        return 0;
+    return guardian_drain(free);
+}
+
+GS_API int gs_ignore(void *block)
+{
+    if (!usable())
+        return fail(ENOSYS);
+    if (!block || !handle_update((uintptr_t)block, HF_IGNORED, 0, UINT32_MAX))
+        return fail(EINVAL);
+    return 0;
+}
+
+GS_API void gs_disable(void) { tls.disabled++; }
+
+GS_API void gs_enable(void)
+{
+    if (tls.disabled > 0)
+        tls.disabled--;
+}
+
+GS_API int gs_register_root(const void *p, size_t n)
+{
+    if (!usable())
+        return fail(ENOSYS);
+    int err = p ? roots_register((uintptr_t)p, n) : EINVAL;
+    return err ? fail(err) : 0;
+}
+
+GS_API int gs_unregister_root(const void *p, size_t n)
+{
+    if (!usable())
+        return fail(ENOSYS);
+    int err = p ? roots_unregister((uintptr_t)p, n) : EINVAL;
+    return err ? fail(err) : 0;
+}
+
+GS_API int gs_get_stats(struct gs_stats *out)
+{
+    if (!out)
+        return fail(EINVAL);
+    if (!usable())
+        return fail(ENOSYS);
+    struct handle_totals t;
+    handle_totals(&t);
+    out->live_blocks = t.live_blocks;
+    out->live_bytes = t.live_bytes;
+    out->total_allocs = t.total_allocs;
+    out->total_frees = t.total_frees;
+    out->scans = scan_count();
+    scan_last_leaks(&out->leaked_blocks, &out->leaked_bytes);
+    out->pending_finalizers = guardian_pending();
+    return 0;
+}
+
+GS_API gs_owner gs_owner_new(const char *name)
+{
+    if (!name) {
+        errno = EINVAL;
+        return 0;
+    }
+    if (!usable()) {
+        errno = ENOSYS;
+        return 0;
+    }
+    gs_owner id = owners_new(name);
+    if (!id)
+        errno = ENOMEM;
+    return id;
+}
+
+GS_API gs_owner gs_owner_set(gs_owner owner)
+{
+    gs_owner prev = tls.owner;
+    tls.owner = owner <= OWNERS_MAX ? owner : 0;
+    return prev;
+}
+
+GS_API int gs_owner_stats(gs_owner owner, struct gs_owner_stats *out)
+{
+    if (!out || out->size < sizeof(size_t) || !owners_valid(owner))
+        return fail(EINVAL);
+    struct owner_counts c;
+    owners_counts(owner, &c);
+    struct gs_owner_stats s = {sizeof s, owners_name(owner), c.live_blocks, c.live_bytes,
+                               c.total_allocs, c.total_frees};
+    size_t n = out->size < sizeof s ? out->size : sizeof s;
+    __builtin_memcpy(out, &s, n);
+    out->size = n;
+    return 0;
+}
+
+/* ---- LeakSanitizer's interface (sanitizer/lsan_interface.h) ---- */
+
+GS_EXPORT void __lsan_ignore_object(const void *p);
+GS_EXPORT void __lsan_register_root_region(const void *p, size_t size);
+GS_EXPORT void __lsan_unregister_root_region(const void *p, size_t size);
+GS_EXPORT void __lsan_disable(void);
+GS_EXPORT void __lsan_enable(void);
+GS_EXPORT void __lsan_do_leak_check(void);
+GS_EXPORT int __lsan_do_recoverable_leak_check(void);
+
+void __lsan_ignore_object(const void *p) { gs_ignore((void *)p); }
+void __lsan_register_root_region(const void *p, size_t size) { gs_register_root(p, size); }
+void __lsan_unregister_root_region(const void *p, size_t size) { gs_unregister_root(p, size); }
+void __lsan_disable(void) { gs_disable(); }
+void __lsan_enable(void) { gs_enable(); }
+
+static uintptr_t final_cb(uintptr_t sp, void *arg)
+{
+    (void)arg;
+    check_final(sp);
+    return 0;
+}
+
+/* A final check now; the exit check is then skipped (check_final runs once). */
+void __lsan_do_leak_check(void)
+{
+    if (usable())
+        arch_call_with_regs_saved(final_cb, NULL);
+}
+
+int __lsan_do_recoverable_leak_check(void) { return gs_check_leaks() ? 1 : 0; }

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT
+ * owners.h: ownership domains (seed 004: a heap object owning its blobs).
+ * A thread names its current owner; blocks it allocates carry that owner,
+ * reports group leaks by it and counters are kept per owner. Owner 0 is
+ * "none" and costs nothing on the malloc path. */
+#ifndef GS_OWNERS_H
+#define GS_OWNERS_H
+
+#include "common.h"
+
+#define OWNERS_MAX 4095u
+
+/* returns: a new owner id (1..OWNERS_MAX), or 0 when the table is full. */
+uint32_t owners_new(const char *name);
+bool owners_valid(uint32_t id);
+const char *owners_name(uint32_t id);
+
+/* Hot path, only for owner != 0. Relaxed atomics on the owner's line. */
+void owners_on_alloc(uint32_t id, size_t size);
+void owners_on_free(uint32_t id, size_t size);
+
+struct owner_counts {
+    size_t live_blocks, live_bytes, total_allocs, total_frees;
+};
+void owners_counts(uint32_t id, struct owner_counts *out);
+
+#endif
