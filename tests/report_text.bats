@@ -22,12 +22,14 @@ text_body() {
 
 @test "the text report's leak lines come in the right order: header, blank, record, frames (#2)" {
 	run --separate-stderr -23 gs_run_text leak_direct leak
-	run normalize_text < <(text_body <<<"$stderr")
-	assert_line --index 0 "==PID==ERROR: guardshim: detected memory leaks"
-	assert_line --index 1 ""
-	assert_line --index 2 "Direct leak of 48 byte(s) in 1 object(s) allocated from:"
-	assert_line --index 3 --regexp '^    #0 0xADDR in malloc '
-	assert_line --index 4 --regexp '^    #1 0xADDR in leak_direct_48 '
+	# bats' $lines drops blank lines, so compare the first five lines as text
+	head5="$(text_body <<<"$stderr" | normalize_text | head -n5 | sed -E 's/^(    #[01] 0xADDR in [a-z_0-9]+) .*/\1/')"
+	assert_equal "$head5" "$(printf '%s\n' \
+		"==PID==ERROR: guardshim: detected memory leaks" \
+		"" \
+		"Direct leak of 48 byte(s) in 1 object(s) allocated from:" \
+		"    #0 0xADDR in malloc" \
+		"    #1 0xADDR in leak_direct_48")"
 }
 
 @test "the text report names direct and indirect records and sums them up (#2)" {
