@@ -52,12 +52,12 @@ int check_run(enum report_trigger trigger, uintptr_t self_sp, bool only_new,
     spin_lock(&chk.lock);
     read_program_defaults();
     struct scan_result r;
-    struct scan_opts o = {self_sp, only_new, trigger != TRIGGER_EXIT && opt.reclaim};
+    struct scan_opts o = {self_sp, trigger != TRIGGER_EXIT && opt.reclaim};
     int err = scan_run(&r, &o, NULL);
     if (err) {
         log_error("leak check failed: %s", strerror(err));
     } else {
-        report_write(&r, trigger, tot);
+        report_write(&r, trigger, only_new, tot);
         scan_result_free(&r);
     }
     spin_unlock(&chk.lock);

@@ -22,7 +22,6 @@ enum handle_flag {
     HF_FINALIZER = 1 << 2,   /* has a finalizer (guardian.c) */
     HF_GUARDED = 1 << 3,     /* registered with at least one guardian (guardian.c) */
     HF_UNREACHED = 1 << 4,   /* found unreachable by the last scan (reclaim, "new" leaks) */
-    HF_REPORTED = 1 << 5,    /* already reported by a recoverable check */
 };
 
 #define HANDLE_MAX_OWNER 4095u

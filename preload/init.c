@@ -23,6 +23,7 @@
 #include "depot.h"
 #include "handle.h"
 #include "interpose.h"
+#include "live.h"
 #include "log.h"
 #include "modules.h"
 #include "options.h"
@@ -93,6 +94,7 @@ static void atfork_child(void)
     depot_atfork_child();
     handle_atfork_child();
     tls.in_shim--;
+    live_atfork_child();
 }
 
 static bool do_init(void)
@@ -134,6 +136,8 @@ static GS_NOINLINE void exit_check(void)
 
 __attribute__((constructor)) static void shim_constructor(void)
 {
-    if (init_ready())
+    if (init_ready()) {
         atexit(exit_check);
+        live_start();
+    }
 }

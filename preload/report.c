@@ -8,7 +8,8 @@
  * Text extensions to LSan's shape, kept parseable (LSan parsers match
  * "<Kind> leak of N byte(s) in M object(s) allocated from:"): the kind
  * "Possible" for interior-pointer-only blocks, and after the colon the tags
- * ` [cycle]` (entry block of a leaked cycle) and ` [owner N]` (owner != 0).
+ * ` [cycle]` (entry block of a leaked cycle), ` [grown]` (a recoverable
+ * report shows a group again because it grew) and ` [owner N]`.
  * Totals: leaked_* = direct + indirect + possible of the records that
  * survived suppression (what the exit code decision should see).
  * locks: none of its own; the caller serialises reports. STW: never (after
@@ -27,6 +28,7 @@
 
 #include "depot.h"
 #include "json.h"
+#include "leakhist.h"
 #include "log.h"
 #include "modules.h"
 #include "options.h"
@@ -42,6 +44,7 @@ struct record {
     uint32_t owner;
     uint8_t kind;
     bool cycle;
+    bool grown;  /* shown before by a recoverable report, now larger */
 };
 
 /* Sort key for grouping: `ks` = kind << 32 | stack; `idx` into the leaks. */
@@ -238,6 +241,24 @@ static void apply_suppressions(void)
     rep.n_recs = kept;
 }
 
+/* Recoverable reports show a group once, and again when it grows. */
+static void keep_news(void)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < rep.n_recs; i++) {
+        struct record *r = &rep.recs[i];
+        enum leak_news news = leakhist_note(r->kind, r->stack, r->owner, r->bytes, r->blocks);
+        if (news == NEWS_SAME) {
+            rep.kind_bytes[r->kind] -= r->bytes;
+            rep.leaked_blocks -= r->blocks;
+            continue;
+        }
+        r->grown = news == NEWS_GROWN;
+        rep.recs[kept++] = *r;
+    }
+    rep.n_recs = kept;
+}
+
 /* ---- Text ---- */
 
 static const char *base_name(const char *path)
@@ -308,6 +329,8 @@ static void write_text(struct outbuf *o)
                       (unsigned long long)r->blocks);
         if (r->cycle)
             outbuf_puts(o, " [cycle]");
+        if (r->grown)
+            outbuf_puts(o, " [grown]");
         if (r->owner)
             outbuf_printf(o, " [owner %u]", r->owner);
         outbuf_putc(o, '\n');
@@ -408,6 +431,8 @@ static void write_json(struct outbuf *o, const struct scan_result *r, enum repor
         json_uint(&j, "blocks", rec->blocks);
         if (rec->cycle)
             json_bool(&j, "cycle", true);
+        if (rec->grown)
+            json_bool(&j, "grown", true);
         if (rec->owner)
             json_uint(&j, "owner", rec->owner);
         json_begin_array(&j, "stack");
@@ -508,7 +533,7 @@ static int open_destination(int *fd, bool *owned)
 
 /* ---- Entry ---- */
 
-int report_write(const struct scan_result *r, enum report_trigger trigger,
+int report_write(const struct scan_result *r, enum report_trigger trigger, bool only_news,
                  struct report_totals *totals)
 {
     memset(&rep, 0, sizeof rep);
@@ -518,6 +543,8 @@ int report_write(const struct scan_result *r, enum report_trigger trigger,
     suppress_init(opt.suppressions);
     symbolize_begin();
     apply_suppressions();
+    if (only_news)
+        keep_news();
     heap_sort(rep.recs, rep.n_recs, sizeof *rep.recs, cmp_record);
 
     struct report_totals t = {

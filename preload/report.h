@@ -16,9 +16,10 @@ struct report_totals {
 
 /* Writes one report. With format=text nothing is written when no record
  * survives suppression (unless verbosity >= 1); with format=json a report
- * is always written. returns: 0, or an errno value when the report could
- * not be written (totals are still filled). */
-int report_write(const struct scan_result *r, enum report_trigger trigger,
+ * is always written. `only_news`: keep only groups no earlier such report
+ * showed, or that grew since (marked "grown"). returns: 0, or an errno
+ * value when the report could not be written (totals are still filled). */
+int report_write(const struct scan_result *r, enum report_trigger trigger, bool only_news,
                  struct report_totals *totals);
 
 #endif

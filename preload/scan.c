@@ -43,8 +43,7 @@ struct run {
 };
 
 /* STW: keeps HF_UNREACHED equal to "unreachable at the last scan", counts
- * what is newly unreachable, picks reclaim candidates and, for recoverable
- * reports, drops the leaks already reported. */
+ * what is newly unreachable and picks reclaim candidates. */
 static void update_flags(struct run *run, struct heap *h)
 {
     struct scan_result *res = run->res;
@@ -65,11 +64,6 @@ static void update_flags(struct run *run, struct heap *h)
                    !(flags & (HF_FINALIZER | HF_GUARDED)) && run->n_reclaim < run->reclaim_cap) {
             run->reclaim[run->n_reclaim++] = l->addr;
             continue; /* freed below, not reported */
-        }
-        if (run->o->only_new) {
-            if (flags & HF_REPORTED)
-                continue;
-            handle_update_locked(l->addr, HF_REPORTED, 0);
         }
         res->leaks[kept++] = *l;
     }
@@ -156,10 +150,8 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
         size_t bytes = 0;
         for (size_t k = 0; k < r->n_leaks; k++)
             bytes += r->leaks[k].size;
-        if (!o->only_new) {
-            scanner.last_blocks = r->n_leaks;
-            scanner.last_bytes = bytes;
-        }
+        scanner.last_blocks = r->n_leaks;
+        scanner.last_bytes = bytes;
     }
     reclaim_blocks(&run);
     spin_unlock(&scanner.lock);

@@ -13,7 +13,6 @@
 
 struct scan_opts {
     uintptr_t self_sp;   /* the scanning thread's stack is a root from here up */
-    bool only_new;       /* keep only leaks no earlier recoverable report showed */
     bool reclaim;        /* free blocks unreachable in this and the previous scan */
 };
 

@@ -153,7 +153,7 @@ static int run_report(int format, const char *log_name, struct report_totals *to
     unlink(opt.log_path);
     struct scan_result r = {.leaks = t.blocks, .n_leaks = t.n_blocks, .reachable_bytes = 4096,
                            .reachable_blocks = 3, .scan_ms = 1.25};
-    return report_write(&r, TRIGGER_EXIT, tot);
+    return report_write(&r, TRIGGER_EXIT, false, tot);
 }
 
 /* Runs fn with fd 2 sent to a file; returns what was written there. */
@@ -395,8 +395,8 @@ static void test_json_clean_and_append(void)
     snprintf(expanded, sizeof expanded, "%s/clean.%d.%%.json", t.dir, (int)getpid());
     unlink(expanded);
     struct scan_result r = {.reachable_bytes = 10, .reachable_blocks = 1, .scan_ms = 0.5};
-    int e1 = report_write(&r, TRIGGER_INTERVAL, &tot);
-    int e2 = report_write(&r, TRIGGER_SIGNAL, &tot);
+    int e1 = report_write(&r, TRIGGER_INTERVAL, false, &tot);
+    int e2 = report_write(&r, TRIGGER_SIGNAL, false, &tot);
     t.n_blocks = saved;
     CHECK(e1 == 0 && e2 == 0 && tot.records == 0 && tot.leaked_bytes == 0,
           "a clean scan writes a JSON report with zero totals");
@@ -541,7 +541,7 @@ static void test_destination_safety(void)
     opt.format = FORMAT_JSON;
     snprintf(opt.log_path, sizeof opt.log_path, "%s", link);
     struct scan_result r = {.leaks = t.blocks, .n_leaks = 10};
-    int err = report_write(&r, TRIGGER_EXIT, NULL);
+    int err = report_write(&r, TRIGGER_EXIT, false, NULL);
     CHECK(err == ELOOP && !strcmp(slurp(target), "precious\n"),
           "a symlink at log_path is refused and its target untouched (err %d)", err);
 
@@ -550,7 +550,7 @@ static void test_destination_safety(void)
     unlink(fifo);
     mkfifo(fifo, 0600);
     snprintf(opt.log_path, sizeof opt.log_path, "%s", fifo);
-    err = report_write(&r, TRIGGER_EXIT, NULL);
+    err = report_write(&r, TRIGGER_EXIT, false, NULL);
     CHECK(err == EINVAL || err == ENXIO, "a FIFO at log_path is refused without blocking (err %d)", err);
 
     if (geteuid() == 0) {
@@ -559,7 +559,7 @@ static void test_destination_safety(void)
         write_file("others.json", "");
         CHECK(chown(other, 65534, 65534) == 0, "file given to nobody");
         snprintf(opt.log_path, sizeof opt.log_path, "%s", other);
-        err = report_write(&r, TRIGGER_EXIT, NULL);
+        err = report_write(&r, TRIGGER_EXIT, false, NULL);
         CHECK(err == EPERM && slurp(other)[0] == 0, "a file owned by another user is refused");
     }
     opt.log_path[0] = 0;
@@ -570,10 +570,10 @@ static void test_odd_input(void)
     struct report_totals tot;
     opt.format = FORMAT_JSON;
     set_path(opt.log_path, "odd.json");
-    int err = report_write(NULL, TRIGGER_API, &tot);
+    int err = report_write(NULL, TRIGGER_API, false, &tot);
     CHECK(err == 0 && tot.records == 0, "a NULL scan result gives an empty report");
     struct scan_result r = {.n_leaks = 5, .scan_ms = 0.0 / 0.0};
-    err = report_write(&r, (enum report_trigger)42, &tot);
+    err = report_write(&r, (enum report_trigger)42, false, &tot);
     CHECK(err == 0 && tot.records == 0, "leaks NULL with n_leaks 5 is treated as none");
     JQ_EQ(opt.log_path, "[.summary.scan_ms,.trigger]", "[0,\"api\"]\n[0,\"api\"]");
 
@@ -583,7 +583,7 @@ static void test_odd_input(void)
     struct scan_result some = {.leaks = t.blocks, .n_leaks = 10};
     int saved = dup(2);
     close(2);
-    err = report_write(&some, TRIGGER_EXIT, &tot);
+    err = report_write(&some, TRIGGER_EXIT, false, &tot);
     dup2(saved, 2);
     close(saved);
     CHECK(err == EBADF && tot.records == 1, "a closed stderr loses the report without harm");

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT
+ * live.c: the periodic / on-signal checker thread (live.h).
+ * The thread blocks every signal, so the program's signals are never
+ * delivered to it and the stop signal never has to stop it (it is the
+ * scanner). The report signal's handler only bumps a counter and wakes
+ * the thread with a futex: async-signal-safe, no allocation.
+ * locks: none of its own; check.c's. STW: no. allocates: pthread stack. */
+#define _GNU_SOURCE
+#include "live.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "check.h"
+#include "log.h"
+#include "options.h"
+#include "sys.h"
+#include "tstate.h"
+
+static struct {
+    atomic_int requests; /* report_signal deliveries not yet served */
+    bool running;
+} live;
+
+static void report_signal_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    atomic_fetch_add(&live.requests, 1);
+    sys_futex_wake((int *)&live.requests, 1);
+    errno = saved;
+}
+
+static void *live_main(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_setname_np(pthread_self(), "guardshim");
+    long period_ns = opt.scan_interval > 0 ? (long)opt.scan_interval * 1000000000L : -1;
+    double next = sys_now_ms() + (period_ns > 0 ? period_ns / 1e6 : 0);
+    for (;;) {
+        int seen = atomic_load(&live.requests);
+        enum report_trigger trig = TRIGGER_INTERVAL;
+        if (seen == 0) {
+            long wait_ns = -1;
+            if (period_ns > 0) {
+                double left = next - sys_now_ms();
+                wait_ns = left > 0 ? (long)(left * 1e6) : 0;
+            }
+            if (wait_ns != 0)
+                sys_futex_wait((int *)&live.requests, 0, wait_ns);
+            seen = atomic_load(&live.requests);
+            if (seen == 0 && (period_ns < 0 || sys_now_ms() < next))
+                continue; /* spurious wake */
+        }
+        if (seen > 0) {
+            atomic_fetch_sub(&live.requests, seen);
+            trig = TRIGGER_SIGNAL;
+        } else {
+            next += period_ns / 1e6;
+        }
+        tls.in_shim++;
+        struct report_totals tot;
+        check_run(trig, (uintptr_t)__builtin_frame_address(0), true, &tot);
+        tls.in_shim--;
+    }
+    return NULL;
+}
+
+static void start_thread(void)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    tls.in_shim++;
+    int err = pthread_create(&t, &a, live_main, NULL);
+    tls.in_shim--;
+    pthread_attr_destroy(&a);
+    if (err)
+        log_error("cannot start the periodic checker: %s", strerror(err));
+    live.running = err == 0;
+}
+
+void live_start(void)
+{
+    if (opt.report_signal > 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = report_signal_handler;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(opt.report_signal, &sa, NULL) != 0)
+            log_error("cannot handle report_signal %d: %s", opt.report_signal, strerror(errno));
+    }
+    if (opt.scan_interval > 0 || opt.report_signal > 0)
+        start_thread();
+}
+
+void live_atfork_child(void)
+{
+    atomic_store(&live.requests, 0);
+    if (live.running)
+        start_thread();
+}
