@@ -14,6 +14,7 @@
 #include "log.h"
 #include "options.h"
 #include "scan.h"
+#include "shmstats.h"
 #include "suppress.h"
 #include "tstate.h"
 
@@ -57,7 +58,12 @@ int check_run(enum report_trigger trigger, uintptr_t self_sp, bool only_new,
     if (err) {
         log_error("leak check failed: %s", strerror(err));
     } else {
+        if (trigger == TRIGGER_EXIT)
+            r.n_growing = 0; /* a warning for running processes, not for the exit check */
         report_write(&r, trigger, only_new, tot);
+        size_t blocks, bytes;
+        scan_last_leaks(&blocks, &bytes);
+        shmstats_after_scan(&r, blocks, bytes);
         scan_result_free(&r);
     }
     spin_unlock(&chk.lock);

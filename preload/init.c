@@ -30,6 +30,7 @@
 #include "report.h"
 #include "roots.h"
 #include "scan.h"
+#include "shmstats.h"
 #include "threads.h"
 #include "tstate.h"
 #include "unwind.h"
@@ -94,6 +95,7 @@ static void atfork_child(void)
     depot_atfork_child();
     handle_atfork_child();
     tls.in_shim--;
+    shmstats_atfork_child();
     live_atfork_child();
 }
 
@@ -132,12 +134,15 @@ static GS_NOINLINE void exit_check(void)
 {
     if (atomic_load(&shim_state) == ST_READY && opt.leak_check_at_exit)
         check_final((uintptr_t)__builtin_frame_address(0));
+    shmstats_close();
 }
 
 __attribute__((constructor)) static void shim_constructor(void)
 {
     if (init_ready()) {
         atexit(exit_check);
+        if (opt.shm_stats)
+            shmstats_open();
         live_start();
     }
 }

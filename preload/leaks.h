@@ -22,12 +22,23 @@ struct leak_block {
     bool cycle;          /* direct record chosen as the entry of a leaked cycle */
 };
 
+/* An allocation site whose reachable bytes keep growing (sites.h). */
+struct growth_site {
+    stack_id stack;
+    uint64_t bytes, blocks;   /* live at the last scan */
+    double bytes_per_s;       /* growth over the observation window */
+};
+
+#define SCAN_MAX_GROWING 64
+
 struct scan_result {
     struct leak_block *leaks;   /* n_leaks entries, any order */
     size_t n_leaks;
     size_t leaks_cap_bytes;     /* size of the mapping behind `leaks` (scan.c) */
     size_t reachable_bytes, reachable_blocks;
     double scan_ms;             /* wall time of the scan, world stopped or not */
+    struct growth_site growing[SCAN_MAX_GROWING]; /* new growing sites (live reports) */
+    size_t n_growing;
 };
 
 #endif

@@ -17,8 +17,11 @@
 #include "check.h"
 #include "log.h"
 #include "options.h"
+#include "shmstats.h"
 #include "sys.h"
 #include "tstate.h"
+
+#define STATS_TICK_MS 1000.0
 
 static struct {
     atomic_int requests; /* report_signal deliveries not yet served */
@@ -41,33 +44,39 @@ static void *live_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_setname_np(pthread_self(), "guardshim");
-    long period_ns = opt.scan_interval > 0 ? (long)opt.scan_interval * 1000000000L : -1;
-    double next = sys_now_ms() + (period_ns > 0 ? period_ns / 1e6 : 0);
+    /* Wakes for: a report signal, the next scan, the next stats tick. */
+    double period_ms = opt.scan_interval > 0 ? opt.scan_interval * 1e3 : -1;
+    double tick_ms = shmstats_enabled() ? STATS_TICK_MS : -1;
+    double now = sys_now_ms();
+    double next_scan = period_ms > 0 ? now + period_ms : -1;
+    double next_tick = tick_ms > 0 ? now + tick_ms : -1;
     for (;;) {
-        int seen = atomic_load(&live.requests);
-        enum report_trigger trig = TRIGGER_INTERVAL;
-        if (seen == 0) {
-            long wait_ns = -1;
-            if (period_ns > 0) {
-                double left = next - sys_now_ms();
-                wait_ns = left > 0 ? (long)(left * 1e6) : 0;
-            }
-            if (wait_ns != 0)
-                sys_futex_wait((int *)&live.requests, 0, wait_ns);
-            seen = atomic_load(&live.requests);
-            if (seen == 0 && (period_ns < 0 || sys_now_ms() < next))
-                continue; /* spurious wake */
+        double due = next_scan;
+        if (next_tick > 0 && (due < 0 || next_tick < due))
+            due = next_tick;
+        if (atomic_load(&live.requests) == 0) {
+            double left = due > 0 ? due - sys_now_ms() : 0;
+            if (due < 0 || left > 0)
+                sys_futex_wait((int *)&live.requests, 0, due < 0 ? -1 : (long)(left * 1e6));
         }
-        if (seen > 0) {
-            atomic_fetch_sub(&live.requests, seen);
-            trig = TRIGGER_SIGNAL;
-        } else {
-            next += period_ns / 1e6;
+        now = sys_now_ms();
+        int seen = atomic_exchange(&live.requests, 0);
+        bool scan_due = next_scan > 0 && now >= next_scan;
+        if (seen > 0 || scan_due) {
+            if (scan_due)
+                next_scan += period_ms * (1 + (int)((now - next_scan) / period_ms));
+            tls.in_shim++;
+            struct report_totals tot;
+            check_run(seen > 0 ? TRIGGER_SIGNAL : TRIGGER_INTERVAL,
+                      (uintptr_t)__builtin_frame_address(0), true, &tot);
+            tls.in_shim--;
         }
-        tls.in_shim++;
-        struct report_totals tot;
-        check_run(trig, (uintptr_t)__builtin_frame_address(0), true, &tot);
-        tls.in_shim--;
+        if (next_tick > 0 && now >= next_tick) {
+            next_tick = now + tick_ms;
+            tls.in_shim++;
+            shmstats_publish();
+            tls.in_shim--;
+        }
     }
     return NULL;
 }
@@ -98,7 +107,7 @@ void live_start(void)
         if (sigaction(opt.report_signal, &sa, NULL) != 0)
             log_error("cannot handle report_signal %d: %s", opt.report_signal, strerror(errno));
     }
-    if (opt.scan_interval > 0 || opt.report_signal > 0)
+    if (opt.scan_interval > 0 || opt.report_signal > 0 || shmstats_enabled())
         start_thread();
 }
 

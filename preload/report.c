@@ -313,7 +313,34 @@ static void text_suppression_cb(const char *pattern, size_t blocks, size_t bytes
     outbuf_putc(o, '\n');
 }
 
-static void write_text(struct outbuf *o)
+static void text_stack(struct outbuf *o, stack_id stack)
+{
+    const uintptr_t *pcs;
+    const uint16_t *mods;
+    unsigned n = stack_frames(stack, &pcs, &mods);
+    for (unsigned k = 0; k < n; k++) {
+        struct frame f;
+        frame_resolve(pcs, mods, k, &f);
+        text_frame(o, k, &f);
+    }
+    outbuf_putc(o, '\n');
+}
+
+/* Reachable memory that keeps growing (sites.h): not a leak, a warning. */
+static void text_growing(struct outbuf *o, const struct scan_result *r)
+{
+    for (size_t i = 0; r && i < r->n_growing; i++) {
+        const struct growth_site *g = &r->growing[i];
+        outbuf_printf(o,
+                      "Growing allocation site: %llu byte(s) in %llu reachable object(s), "
+                      "+%.0f byte(s)/s, allocated from:\n",
+                      (unsigned long long)g->bytes, (unsigned long long)g->blocks,
+                      g->bytes_per_s);
+        text_stack(o, g->stack);
+    }
+}
+
+static void write_text(struct outbuf *o, const struct scan_result *res)
 {
     int pid = (int)getpid();
     if (rep.n_recs == 0) {
@@ -334,16 +361,9 @@ static void write_text(struct outbuf *o)
         if (r->owner)
             outbuf_printf(o, " [owner %u]", r->owner);
         outbuf_putc(o, '\n');
-        const uintptr_t *pcs;
-        const uint16_t *mods;
-        unsigned n = stack_frames(r->stack, &pcs, &mods);
-        for (unsigned k = 0; k < n; k++) {
-            struct frame f;
-            frame_resolve(pcs, mods, k, &f);
-            text_frame(o, k, &f);
-        }
-        outbuf_putc(o, '\n');
+        text_stack(o, r->stack);
     }
+    text_growing(o, res);
     if (rep.suppressed) {
         outbuf_puts(o, "-----------------------------------------------------\n"
                        "Suppressions used:\n"
@@ -385,6 +405,20 @@ static void json_frame(struct json *j, const struct frame *f)
         json_str(j, "build_id", id);
     }
     json_end_object(j);
+}
+
+static void json_stack(struct json *j, stack_id stack)
+{
+    json_begin_array(j, "stack");
+    const uintptr_t *pcs;
+    const uint16_t *mods;
+    unsigned nf = stack_frames(stack, &pcs, &mods);
+    for (unsigned k = 0; k < nf; k++) {
+        struct frame f;
+        frame_resolve(pcs, mods, k, &f);
+        json_frame(j, &f);
+    }
+    json_end_array(j);
 }
 
 static const char *trigger_name(enum report_trigger t)
@@ -435,16 +469,17 @@ static void write_json(struct outbuf *o, const struct scan_result *r, enum repor
             json_bool(&j, "grown", true);
         if (rec->owner)
             json_uint(&j, "owner", rec->owner);
-        json_begin_array(&j, "stack");
-        const uintptr_t *pcs;
-        const uint16_t *mods;
-        unsigned nf = stack_frames(rec->stack, &pcs, &mods);
-        for (unsigned k = 0; k < nf; k++) {
-            struct frame f;
-            frame_resolve(pcs, mods, k, &f);
-            json_frame(&j, &f);
-        }
-        json_end_array(&j);
+        json_stack(&j, rec->stack);
+        json_end_object(&j);
+    }
+    for (size_t i = 0; r && i < r->n_growing; i++) {
+        const struct growth_site *g = &r->growing[i];
+        json_begin_object(&j, NULL);
+        json_str(&j, "kind", "growing");
+        json_uint(&j, "bytes", g->bytes);
+        json_uint(&j, "blocks", g->blocks);
+        json_double(&j, "growth_bytes_per_s", g->bytes_per_s, 1);
+        json_stack(&j, g->stack);
         json_end_object(&j);
     }
     json_end_array(&j);
@@ -557,7 +592,7 @@ int report_write(const struct scan_result *r, enum report_trigger trigger, bool 
         *totals = t;
 
     bool json = opt.format == FORMAT_JSON;
-    if (json || rep.n_recs || opt.verbosity >= 1) {
+    if (json || rep.n_recs || (r && r->n_growing) || opt.verbosity >= 1) {
         int fd;
         bool owned;
         int oerr = open_destination(&fd, &owned);
@@ -568,7 +603,7 @@ int report_write(const struct scan_result *r, enum report_trigger trigger, bool 
             if (json)
                 write_json(&o, r, trigger);
             else
-                write_text(&o);
+                write_text(&o, r);
             oerr = outbuf_fini(&o);
             if (owned && close(fd) != 0 && !oerr)
                 oerr = errno;

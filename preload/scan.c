@@ -21,6 +21,7 @@
 #include "lock.h"
 #include "mark.h"
 #include "roots.h"
+#include "sites.h"
 #include "sys.h"
 #include "world.h"
 
@@ -113,6 +114,8 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
         world_resume(&w);
         sys_release_maps();
         guardian_apply(&acts);
+        if (!run->err)
+            sites_observe(&h, sys_now_ms());
     }
     handle_unlock_all();
     roots_free(&roots);
@@ -153,6 +156,7 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
         scanner.last_blocks = r->n_leaks;
         scanner.last_bytes = bytes;
     }
+    r->n_growing = run.err ? 0 : sites_growing(r->growing, SCAN_MAX_GROWING);
     reclaim_blocks(&run);
     spin_unlock(&scanner.lock);
     if (run.err)

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT
+ * shmstats.c: the shared-memory stats writer (shmstats.h).
+ * Seqlock protocol: seq odd while writing; a reader copies the counters,
+ * then accepts the copy only if seq was even and unchanged around it.
+ * The fd is closed right after mmap: programs that close every fd do not
+ * break it. locks: none (one writer: the checker thread, or check.c under
+ * its lock). STW: no. allocates: the mapping. */
+#define _GNU_SOURCE
+#include "shmstats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "depot.h"
+#include "handle.h"
+#include "log.h"
+#include "modules.h"
+#include "options.h"
+#include "scan.h"
+#include "shm_layout.h"
+#include "sites.h"
+#include "symbolize.h"
+
+static struct {
+    struct gs_shm_stats *seg;
+    char path[64];
+    struct gs_shm_counters pending; /* built here, copied in whole */
+    double last_ms;
+    uint64_t last_allocs, last_frees;
+} shm;
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool shmstats_enabled(void) { return shm.seg != NULL; }
+
+int shmstats_open(void)
+{
+    snprintf(shm.path, sizeof shm.path, "/dev/shm/guardshim.%d", (int)getpid());
+    int fd = open(shm.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        /* A stale segment of an earlier process with this pid, if it is ours. */
+        struct stat st;
+        if (lstat(shm.path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+            unlink(shm.path) == 0)
+            fd = open(shm.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
+        int err = errno;
+        log_error("shm_stats: cannot create %s: %s", shm.path, strerror(err));
+        return err;
+    }
+    size_t size = sizeof *shm.seg;
+    void *p = ftruncate(fd, (off_t)size) == 0
+                  ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                  : MAP_FAILED;
+    int err = p == MAP_FAILED ? errno : 0;
+    close(fd);
+    if (err) {
+        unlink(shm.path);
+        log_error("shm_stats: cannot map %s: %s", shm.path, strerror(err));
+        return err;
+    }
+    shm.seg = p;
+    shm.seg->size = size;
+    shm.seg->pid = (int32_t)getpid();
+    shm.seg->version = GS_SHM_VERSION;
+    __atomic_store_n(&shm.seg->magic, GS_SHM_MAGIC, __ATOMIC_RELEASE);
+    shm.last_ms = 0;
+    shmstats_publish();
+    return 0;
+}
+
+void shmstats_publish(void)
+{
+    if (!shm.seg)
+        return;
+    struct handle_totals t;
+    handle_totals(&t);
+    struct gs_shm_counters *c = &shm.pending;
+    double now = (double)unix_ms();
+    double dt = shm.last_ms ? (now - shm.last_ms) / 1e3 : 0;
+    c->allocs_per_s = dt > 0 ? (double)(t.total_allocs - shm.last_allocs) / dt : 0;
+    c->frees_per_s = dt > 0 ? (double)(t.total_frees - shm.last_frees) / dt : 0;
+    shm.last_ms = now;
+    shm.last_allocs = t.total_allocs;
+    shm.last_frees = t.total_frees;
+    c->live_blocks = t.live_blocks;
+    c->live_bytes = t.live_bytes;
+    c->total_allocs = t.total_allocs;
+    c->total_frees = t.total_frees;
+    c->scans = scan_count();
+    c->updated_unix_ms = (uint64_t)now;
+    uint64_t seq = __atomic_load_n(&shm.seg->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&shm.seg->seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(&shm.seg->c, c, sizeof *c);
+    __atomic_store_n(&shm.seg->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+static void copy_name(char *dst, const char *src)
+{
+    snprintf(dst, GS_SHM_NAME_MAX, "%s", src ? src : "");
+}
+
+void shmstats_after_scan(const struct scan_result *r, size_t leaked_blocks, size_t leaked_bytes)
+{
+    if (!shm.seg)
+        return;
+    struct gs_shm_counters *c = &shm.pending;
+    c->leaked_blocks = leaked_blocks;
+    c->leaked_bytes = leaked_bytes;
+    c->last_scan_ms = r->scan_ms;
+    c->last_scan_unix_ms = unix_ms();
+    struct growth_site top[GS_SHM_SITES];
+    size_t n = sites_top(top, GS_SHM_SITES);
+    symbolize_begin();
+    for (size_t i = 0; i < n; i++) {
+        struct gs_shm_site *s = &c->sites[i];
+        memset(s, 0, sizeof *s);
+        s->live_bytes = top[i].bytes;
+        s->live_blocks = top[i].blocks;
+        s->stack_id = top[i].stack;
+        const uintptr_t *pcs;
+        const uint16_t *mods;
+        unsigned nf = depot_get(top[i].stack, &pcs, &mods);
+        unsigned k = nf > 1 ? 1 : 0; /* frame 1: the program's allocating function */
+        if (nf) {
+            struct sym_frame f;
+            symbolize_pc(mods[k], pcs[k], k > 0, &f);
+            copy_name(s->function, f.function);
+            copy_name(s->file, f.file);
+            s->line = f.line;
+        }
+    }
+    symbolize_end();
+    c->n_sites = (uint32_t)n;
+    shmstats_publish();
+}
+
+void shmstats_close(void)
+{
+    if (!shm.seg)
+        return;
+    unlink(shm.path);
+    munmap(shm.seg, sizeof *shm.seg);
+    shm.seg = NULL;
+}
+
+void shmstats_atfork_child(void)
+{
+    if (!shm.seg)
+        return;
+    munmap(shm.seg, sizeof *shm.seg); /* the parent's: leave it to the parent */
+    shm.seg = NULL;
+    memset(&shm.pending, 0, sizeof shm.pending);
+    shmstats_open();
+}
