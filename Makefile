@@ -33,7 +33,7 @@ TPROGS := $(TPROG_C:tests/programs/%.c=$(B)/tests/%) $(TPROG_CXX:tests/programs/
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
-        bats-assert jq gcc g++ make
+        bats-assert jq gcc g++ make pkg-config libxml2-utils chromium
 
 .PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
 all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
@@ -99,14 +99,23 @@ check-exports: $(B)/libguardshim.so
 bench: all
 	bench/run
 
+# DESTDIR stages; PREFIX is where it will live (and what guardshim.pc says).
 install: all
 	install -Dm755 $(B)/libguardshim.so $(DESTDIR)$(PREFIX)/lib/libguardshim.so
 	install -Dm644 include/guardshim.h $(DESTDIR)$(PREFIX)/include/guardshim.h
 	[ ! -f $(B)/guardshim ] || install -Dm755 $(B)/guardshim $(DESTDIR)$(PREFIX)/bin/guardshim
+	install -Dm644 man/guardshim.1 $(DESTDIR)$(PREFIX)/share/man/man1/guardshim.1
+	@mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' 'libdir=$${prefix}/lib' \
+	    'shim=$${libdir}/libguardshim.so' '' 'Name: guardshim' \
+	    'Description: guardshim leak detector API (weak symbols: nothing to link; run with guardshim run or LD_PRELOAD=$${shim})' \
+	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs:' \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/guardshim.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libguardshim.so $(DESTDIR)$(PREFIX)/include/guardshim.h \
-	      $(DESTDIR)$(PREFIX)/bin/guardshim
+	      $(DESTDIR)$(PREFIX)/bin/guardshim $(DESTDIR)$(PREFIX)/share/man/man1/guardshim.1 \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/guardshim.pc
 
 clean:
 	rm -rf $(B)
