@@ -53,7 +53,11 @@ int check_run(enum report_trigger trigger, uintptr_t self_sp, bool only_new,
     spin_lock(&chk.lock);
     read_program_defaults();
     struct scan_result r;
-    struct scan_opts o = {self_sp, trigger != TRIGGER_EXIT && opt.reclaim};
+    bool periodic = trigger == TRIGGER_INTERVAL || trigger == TRIGGER_SIGNAL;
+    struct scan_opts o = {
+        self_sp, trigger != TRIGGER_EXIT && opt.reclaim,
+        trigger != TRIGGER_EXIT && (opt.scan_mode == SCAN_MODE_SNAPSHOT ||
+                                    (opt.scan_mode == SCAN_MODE_AUTO && periodic))};
     int err = scan_run(&r, &o, NULL);
     if (err) {
         log_error("leak check failed: %s", strerror(err));

@@ -280,14 +280,22 @@ void guardian_forget(uintptr_t block)
     spin_unlock(&guard.lock);
 }
 
-int guardian_prepare(struct guard_actions *out)
+int guardian_prepare(struct guard_actions *out, bool shared)
 {
     spin_lock(&guard.lock);
     out->n = 0;
     out->cap = guard.n_entries ? guard.n_entries : 1;
-    out->a = sys_map(out->cap * sizeof *out->a, false);
-    return out->a ? 0 : ENOMEM;
+    out->a = shared ? sys_map_shared(out->cap * sizeof *out->a)
+                    : sys_map(out->cap * sizeof *out->a, false);
+    if (!out->a) {
+        spin_unlock(&guard.lock);
+        return ENOMEM;
+    }
+    return 0;
 }
+
+void guardian_release(void) { spin_unlock(&guard.lock); }
+void guardian_relock(void) { spin_lock(&guard.lock); }
 
 static long block_index(const struct heap *h, uintptr_t block)
 {
@@ -389,7 +397,7 @@ static bool queue_push(struct gs_guardian *g, uintptr_t hidden)
 
 void guardian_apply(struct guard_actions *acts)
 {
-    for (size_t k = 0; k < acts->n; k++) {
+    for (size_t k = 0; acts->a && k < acts->n; k++) {
         struct gentry *e = entry_find(acts->a[k].block);
         if (!e)
             continue;

@@ -56,8 +56,13 @@ void guardian_forget(uintptr_t block);
 /* Scan protocol, in this order: prepare (world running, handle locks held;
  * takes guard.lock and maps the action buffer), scan (STW, after the root
  * mark), apply (after resume; releases guard.lock). */
-int guardian_prepare(struct guard_actions *out);
+int guardian_prepare(struct guard_actions *out, bool shared);
 void guardian_scan(struct heap *h, struct guard_actions *out);
 void guardian_apply(struct guard_actions *acts);
+/* A snapshot scan lets the program use guardians while its child judges:
+ * release after the clone, relock before apply (entries that went away
+ * meanwhile are skipped by apply). */
+void guardian_release(void);
+void guardian_relock(void);
 
 #endif

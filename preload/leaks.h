@@ -37,6 +37,7 @@ struct scan_result {
     size_t leaks_cap_bytes;     /* size of the mapping behind `leaks` (scan.c) */
     size_t reachable_bytes, reachable_blocks;
     double scan_ms;             /* wall time of the scan, world stopped or not */
+    double pause_ms;            /* how long the program's threads were stopped */
     struct growth_site growing[SCAN_MAX_GROWING]; /* new growing sites (live reports) */
     size_t n_growing;
 };

@@ -33,21 +33,19 @@ static inline bool spin_trylock(struct spinlock *l)
 
 static inline void spin_lock(struct spinlock *l)
 {
-    /* 0 free, 1 locked, 2 locked with waiters sleeping on the futex. */
-    int spins = 0;
-    for (;;) {
+    /* 0 free, 1 locked, 2 locked and someone may sleep on the futex
+     * (Drepper's "Futexes are tricky", mutex 2, after a short spin). */
+    for (int spins = 0; spins < 100; spins++) {
         int expect = 0;
         if (atomic_compare_exchange_weak_explicit(&l->v, &expect, 1, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
-        if (++spins < 100) {
-            __builtin_ia32_pause();
-            continue;
-        }
-        if (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) == 0)
-            return;
-        lock_wait_futex(&l->v);
+        __builtin_ia32_pause();
     }
+    /* From here on take it only as "2": a thread that slept must not mark the
+     * lock uncontended, or the unlock would skip waking the other sleepers. */
+    while (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) != 0)
+        lock_wait_futex(&l->v);
 }
 
 static inline void spin_unlock(struct spinlock *l)

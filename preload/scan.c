@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT
- * scan.c: the scan pipeline (scan.h).
+ * scan.c: the scan pipeline (scan.h), in two modes that reach the same
+ * verdict:
+ *  - full: the world stays stopped while roots are marked, guardians
+ *    decided and blocks classified;
+ *  - snapshot: the world is stopped only to capture every thread's
+ *    registers (in their signal frames) and clone a copy-on-write child;
+ *    the child builds the index, marks and classifies the frozen image and
+ *    writes its verdict into shared memory while the program runs on
+ *    (seed 002: processes exchanging results through a MAP_SHARED mapping).
  * The whole scan runs inside a dl_iterate_phdr callback so the loader
  * lock is held throughout: no object can be dlclose'd (unmapping a root
- * segment) mid-scan, and no stopped thread can be holding that lock while
- * the scanner needs it.
+ * segment) mid-scan, and no stopped thread can be holding that lock.
  * locks: `scanner.lock` (one scan at a time) -> loader -> handle shards ->
  * guardian -> maps (held across the stop). STW: orchestrates it.
- * allocates: sys_map. */
+ * allocates: sys_map / sys_map_shared. */
 #define _GNU_SOURCE
 #include "scan.h"
 
@@ -15,11 +22,13 @@
 #include <string.h>
 
 #include "classify.h"
+#include "depot.h"
 #include "guardian.h"
 #include "handle.h"
 #include "interpose.h"
 #include "lock.h"
 #include "mark.h"
+#include "options.h"
 #include "roots.h"
 #include "sites.h"
 #include "sys.h"
@@ -33,25 +42,93 @@ static struct {
     size_t last_blocks, last_bytes;
 } scanner;
 
+/* A change to a handle's HF_UNREACHED flag, decided by the verdict. */
+struct flag_op {
+    uintptr_t addr;
+    bool set;
+};
+
+/* What a scan decides. In snapshot mode every buffer is shared with the
+ * child that fills it. */
+struct verdict {
+    int err;
+    size_t n_leaks, reachable_bytes, reachable_blocks;
+    size_t newly;            /* unreachable now, not at the previous scan */
+    size_t n_acts;           /* guardian actions written to the shared buffer */
+    struct flag_op *ops;     /* n_ops entries */
+    size_t n_ops, ops_cap;
+    uintptr_t *reclaim;      /* n_reclaim blocks to free */
+    size_t n_reclaim, reclaim_cap;
+    struct site_agg *agg;    /* agg_cap entries, indexed by stack id */
+    size_t agg_cap;
+};
+
 struct run {
     struct scan_result *res;
     const struct scan_opts *o;
     struct scan_stats *st;
-    uintptr_t *reclaim; /* blocks to free after resume */
-    size_t n_reclaim, reclaim_cap;
+    struct verdict *v;
+    size_t v_bytes;
+    struct guard_actions acts;
     int err;
     bool ran;
 };
 
-/* STW: keeps HF_UNREACHED equal to "unreachable at the last scan", counts
- * what is newly unreachable and picks reclaim candidates. */
-static void update_flags(struct run *run, struct heap *h)
+static void *map_buf(size_t bytes, bool shared)
 {
+    return shared ? sys_map_shared(bytes) : sys_map(bytes, true);
+}
+
+/* Sizes every buffer for `n` blocks and `stacks` stack ids, in one
+ * mapping (shared for a snapshot). pre: handle locks held. */
+static int verdict_alloc(struct run *run, size_t n, size_t stacks, bool shared)
+{
+    size_t cap = n ? n : 1;
+    size_t bytes = sizeof(struct verdict) + 2 * cap * sizeof(struct flag_op) +
+                   (run->o->reclaim ? cap * sizeof(uintptr_t) : 0) +
+                   (stacks + 1) * sizeof(struct site_agg);
+    char *p = map_buf(bytes, shared);
+    struct scan_result *res = run->res;
+    res->leaks_cap_bytes = cap * sizeof(struct leak_block);
+    res->leaks = map_buf(res->leaks_cap_bytes, shared);
+    if (!p || !res->leaks) {
+        sys_unmap(p, bytes);
+        return ENOMEM;
+    }
+    struct verdict *v = (struct verdict *)p;
+    p += sizeof *v;
+    v->ops = (struct flag_op *)p;
+    v->ops_cap = 2 * cap;
+    p += 2 * cap * sizeof(struct flag_op);
+    if (run->o->reclaim) {
+        v->reclaim = (uintptr_t *)p;
+        v->reclaim_cap = cap;
+        p += cap * sizeof(uintptr_t);
+    }
+    v->agg = (struct site_agg *)p;
+    v->agg_cap = stacks + 1;
+    run->v = v;
+    run->v_bytes = bytes;
+    return 0;
+}
+
+static void add_op(struct verdict *v, uintptr_t addr, bool set)
+{
+    if (v->n_ops < v->ops_cap)
+        v->ops[v->n_ops++] = (struct flag_op){addr, set};
+}
+
+/* Keeps HF_UNREACHED equal to "unreachable at the last scan", counts what
+ * is newly unreachable and picks reclaim candidates (unreachable now and
+ * at the previous scan, no finalizer or guardian, not "possible"). */
+static void decide_flags(struct run *run, struct heap *h)
+{
+    struct verdict *v = run->v;
     struct scan_result *res = run->res;
     for (size_t i = 0; i < h->n; i++) {
         const struct sblock *b = &h->blocks[i];
         if (b->state == BS_REACHED && (b->flags & HF_UNREACHED))
-            handle_update_locked(b->start, 0, HF_UNREACHED);
+            add_op(v, b->start, false);
     }
     size_t kept = 0;
     for (size_t k = 0; k < res->n_leaks; k++) {
@@ -59,16 +136,50 @@ static void update_flags(struct run *run, struct heap *h)
         long i = heap_find(h, l->addr);
         uint32_t flags = i >= 0 ? h->blocks[i].flags : 0;
         if (!(flags & HF_UNREACHED)) {
-            run->st->newly_unreachable++;
-            handle_update_locked(l->addr, HF_UNREACHED, 0);
-        } else if (run->o->reclaim && l->kind != KIND_POSSIBLE &&
-                   !(flags & (HF_FINALIZER | HF_GUARDED)) && run->n_reclaim < run->reclaim_cap) {
-            run->reclaim[run->n_reclaim++] = l->addr;
-            continue; /* freed below, not reported */
+            v->newly++;
+            add_op(v, l->addr, true);
+        } else if (v->reclaim && l->kind != KIND_POSSIBLE &&
+                   !(flags & (HF_FINALIZER | HF_GUARDED)) && v->n_reclaim < v->reclaim_cap) {
+            v->reclaim[v->n_reclaim++] = l->addr;
+            continue; /* freed after the scan, not reported */
         }
         res->leaks[kept++] = *l;
     }
     res->n_leaks = kept;
+}
+
+/* The verdict on a heap whose threads are stopped (or frozen in a
+ * snapshot). Allocation-free apart from sys_map. */
+static void judge(struct run *run, struct heap *h, struct roots *roots, const struct world *w)
+{
+    struct verdict *v = run->v;
+    v->err = heap_build(h);
+    if (v->err)
+        return;
+    roots_mark(roots, h, w, run->o->self_sp);
+    mark_drain(h);
+    guardian_scan(h, &run->acts);
+    v->n_acts = run->acts.n;
+    v->newly += run->acts.n; /* queued: unreachable, kept for the program */
+    v->err = classify_all(h, run->res);
+    if (v->err)
+        return;
+    v->n_leaks = run->res->n_leaks;
+    v->reachable_bytes = run->res->reachable_bytes;
+    v->reachable_blocks = run->res->reachable_blocks;
+    decide_flags(run, h);
+    v->n_leaks = run->res->n_leaks;
+    sites_aggregate(h, v->agg, v->agg_cap);
+}
+
+/* The snapshot child: judge the frozen image, then vanish. */
+static __attribute__((noreturn)) void snapshot_child(struct run *run, struct roots *roots,
+                                                     const struct world *w)
+{
+    sys_adopt_maps();
+    struct heap h;
+    judge(run, &h, roots, w);
+    sys_exit_child(0);
 }
 
 static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
@@ -79,48 +190,69 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     if (run->ran)
         return 1;
     run->ran = true;
-    struct scan_result *res = run->res;
-    double t0 = sys_now_ms();
-    struct heap h;
+    bool snapshot = run->o->snapshot;
     struct roots roots = {0};
     struct world w;
-    struct guard_actions acts = {0};
+    size_t stacks, depot_bytes;
     handle_lock_all();
-    run->err = heap_build(&h);
+    depot_usage(&stacks, &depot_bytes);
+    run->err = verdict_alloc(run, handle_count_locked(), stacks, snapshot);
+    if (!run->err)
+        run->err = roots_prepare(&roots);
+    if (!run->err)
+        run->err = guardian_prepare(&run->acts, snapshot);
     if (run->err) {
         handle_unlock_all();
+        roots_free(&roots);
         return 1;
     }
-    size_t cap = h.n ? h.n : 1;
-    res->leaks_cap_bytes = cap * sizeof(struct leak_block);
-    res->leaks = sys_map(res->leaks_cap_bytes, true);
-    run->reclaim_cap = run->o->reclaim ? cap : 0;
-    run->reclaim = run->o->reclaim ? sys_map(cap * sizeof(uintptr_t), true) : NULL;
-    run->err = !res->leaks || (run->o->reclaim && !run->reclaim) ? ENOMEM : roots_prepare(&roots);
-    if (!run->err) {
-        run->err = guardian_prepare(&acts);
-        sys_hold_maps();
-        world_stop(&w);
-        roots_mark(&roots, &h, &w, run->o->self_sp);
-        mark_drain(&h);
-        if (!run->err) {
-            guardian_scan(&h, &acts);
-            run->st->newly_unreachable += acts.n; /* queued: unreachable, kept for the program */
-        }
-        if (!run->err)
-            run->err = classify_all(&h, res);
-        if (!run->err)
-            update_flags(run, &h);
-        world_resume(&w);
-        sys_release_maps();
-        guardian_apply(&acts);
-        if (!run->err)
-            sites_observe(&h, sys_now_ms());
+    struct heap h = {0};
+    sys_hold_maps();
+    double t0 = sys_now_ms();
+    world_stop(&w);
+    long child = 0;
+    if (snapshot) {
+        child = sys_clone_snapshot();
+        if (child == 0)
+            snapshot_child(run, &roots, &w);
+        if (child < 0)
+            run->v->err = (int)-child;
+    } else {
+        judge(run, &h, &roots, &w);
     }
-    handle_unlock_all();
+    world_resume(&w);
+    run->res->pause_ms = sys_now_ms() - t0;
+    sys_release_maps();
+    if (snapshot) {
+        /* The program runs on while the child judges the image. */
+        handle_unlock_all();
+        guardian_release();
+        if (child > 0 && sys_wait_snapshot(child) != 0 && !run->v->err)
+            run->v->err = ECHILD;
+        guardian_relock();
+    }
+    struct verdict *v = run->v;
+    run->err = v->err;
+    run->res->n_leaks = v->err ? 0 : v->n_leaks;
+    run->res->reachable_bytes = v->reachable_bytes;
+    run->res->reachable_blocks = v->reachable_blocks;
+    run->st->newly_unreachable = v->newly;
+    for (size_t k = 0; !v->err && k < v->n_ops; k++) {
+        if (snapshot)
+            handle_update(v->ops[k].addr, v->ops[k].set ? HF_UNREACHED : 0,
+                          v->ops[k].set ? 0 : HF_UNREACHED, UINT32_MAX);
+        else
+            handle_update_locked(v->ops[k].addr, v->ops[k].set ? HF_UNREACHED : 0,
+                                 v->ops[k].set ? 0 : HF_UNREACHED);
+    }
+    run->acts.n = v->err ? 0 : v->n_acts; /* the child's count, in snapshot mode */
+    guardian_apply(&run->acts);
+    if (!v->err)
+        sites_observe(v->agg, v->agg_cap, sys_now_ms());
+    if (!snapshot)
+        handle_unlock_all();
     roots_free(&roots);
     heap_free(&h);
-    res->scan_ms = sys_now_ms() - t0;
     return 1;
 }
 
@@ -128,13 +260,12 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
  * up as garbage in the program rather than as silent corruption. */
 static void reclaim_blocks(struct run *run)
 {
-    for (size_t k = 0; k < run->n_reclaim; k++) {
-        size_t sz = interpose_free_tracked((void *)run->reclaim[k], RECLAIM_POISON);
+    struct verdict *v = run->v;
+    for (size_t k = 0; v && !v->err && k < v->n_reclaim; k++) {
+        size_t sz = interpose_free_tracked((void *)v->reclaim[k], RECLAIM_POISON);
         run->st->reclaimed_blocks++;
         run->st->reclaimed_bytes += sz;
     }
-    if (run->reclaim)
-        sys_unmap(run->reclaim, run->reclaim_cap * sizeof(uintptr_t));
 }
 
 int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats *st)
@@ -143,9 +274,11 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     if (!st)
         st = &dummy;
     memset(st, 0, sizeof *st);
-    struct run run = {r, o, st, NULL, 0, 0, 0, false};
+    struct run run = {r, o, st, NULL, 0, {0}, 0, false};
     r->leaks = NULL;
     r->n_leaks = 0;
+    r->pause_ms = 0;
+    double t0 = sys_now_ms();
     spin_lock(&scanner.lock);
     dl_iterate_phdr(scan_cb, &run);
     if (!run.err) {
@@ -159,6 +292,9 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     r->n_growing = run.err ? 0 : sites_growing(r->growing, SCAN_MAX_GROWING);
     reclaim_blocks(&run);
     spin_unlock(&scanner.lock);
+    if (run.v)
+        sys_unmap(run.v, run.v_bytes);
+    r->scan_ms = sys_now_ms() - t0;
     if (run.err)
         scan_result_free(r);
     return run.err;

@@ -58,27 +58,33 @@ static void consider_top(stack_id id, const struct site *s)
     st.n_top = n;
 }
 
-void sites_observe(const struct heap *h, double now_ms)
+void sites_aggregate(const struct heap *h, struct site_agg *agg, size_t cap)
 {
-    stack_id max = 0;
-    for (size_t i = 0; i < h->n; i++)
-        max = GS_MAX(max, h->blocks[i].stack);
-    if (!reserve((size_t)max + 1))
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sblock *b = &h->blocks[i];
+        if (b->stack >= cap)
+            continue;
+        struct site_agg *a = &agg[b->stack];
+        a->live_bytes += b->size;
+        a->live_blocks++;
+        if (b->state == BS_REACHED) {
+            a->reach_bytes += b->size;
+            a->reach_blocks++;
+        }
+    }
+}
+
+void sites_observe(const struct site_agg *agg, size_t cap, double now_ms)
+{
+    if (!reserve(cap))
         return;
     unsigned slot = (unsigned)(st.scans % SITES_WINDOW);
     for (size_t k = 0; k < st.cap; k++) {
-        st.s[k].bytes[slot] = 0;
-        st.s[k].live_bytes = st.s[k].live_blocks = st.s[k].reach_blocks = 0;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        const struct sblock *b = &h->blocks[i];
-        struct site *s = &st.s[b->stack];
-        s->live_bytes += b->size;
-        s->live_blocks++;
-        if (b->state == BS_REACHED) {
-            s->bytes[slot] += b->size;
-            s->reach_blocks++;
-        }
+        const struct site_agg *a = k < cap ? &agg[k] : NULL;
+        st.s[k].bytes[slot] = a ? a->reach_bytes : 0;
+        st.s[k].live_bytes = a ? a->live_bytes : 0;
+        st.s[k].live_blocks = a ? a->live_blocks : 0;
+        st.s[k].reach_blocks = a ? a->reach_blocks : 0;
     }
     st.when[slot] = now_ms;
     st.scans++;

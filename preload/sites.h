@@ -13,9 +13,17 @@
 #define SITES_WINDOW 4
 #define SITES_MIN_GROWTH 4096
 
-/* Records this scan's reachable bytes per site. After the mark (block
- * states final); world may run, handle locks held (the heap is stable). */
-void sites_observe(const struct heap *h, double now_ms);
+/* Live and reachable totals of one site in one scan. */
+struct site_agg {
+    uint64_t live_bytes, live_blocks, reach_bytes, reach_blocks;
+};
+
+/* Sums the snapshot per site into agg[stack id] (zeroed by the caller,
+ * `cap` entries; ids beyond are skipped). After the mark. STW-safe. */
+void sites_aggregate(const struct heap *h, struct site_agg *agg, size_t cap);
+
+/* Records one scan's totals (agg as filled above). */
+void sites_observe(const struct site_agg *agg, size_t cap, double now_ms);
 
 /* Sites found growing since the last call, each once. returns: count. */
 size_t sites_growing(struct growth_site *out, size_t cap);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,10 +57,23 @@ static size_t round_pages(size_t len)
     return (len + ps - 1) & ~(ps - 1);
 }
 
+void sys_adopt_maps(void) { atomic_store(&maps.holder, sys_gettid()); }
+
+static void *map_flags(size_t len, int flags);
+
 void *sys_map(size_t len, bool noreserve)
 {
+    return map_flags(len, MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0));
+}
+
+void *sys_map_shared(size_t len)
+{
+    return map_flags(len, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE);
+}
+
+static void *map_flags(size_t len, int flags)
+{
     len = round_pages(len);
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0);
     void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
@@ -158,4 +172,28 @@ int sys_read_file(const char *path, char **buf, size_t *len, size_t *cap)
     (*buf)[*len] = 0;
     syscall(SYS_close, fd);
     return 0;
+}
+
+long sys_clone_snapshot(void)
+{
+    long r = syscall(SYS_clone, 0L, NULL, NULL, NULL, 0L);
+    return r < 0 ? -errno : r;
+}
+
+int sys_wait_snapshot(long pid)
+{
+    int status = 0;
+    for (;;) {
+        long r = syscall(SYS_wait4, (pid_t)pid, &status, __WCLONE, NULL);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+void sys_exit_child(int status)
+{
+    for (;;)
+        syscall(SYS_exit_group, status);
 }

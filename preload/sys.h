@@ -13,6 +13,8 @@
  * NULL. The range is recorded so that roots.c can exclude the shim's own
  * memory from the scan. `noreserve` maps lazily-touched index memory. */
 void *sys_map(size_t len, bool noreserve);
+/* Like sys_map, but shared with a child made by sys_clone_snapshot. */
+void *sys_map_shared(size_t len);
 void sys_unmap(void *p, size_t len);
 /* Calls fn(lo, hi, ctx) for every mapping made by sys_map.
  * locks: none (reads a table that only grows under the caller's locks;
@@ -24,6 +26,18 @@ void sys_for_each_map(void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx), void *c
  * thread maps without the lock. */
 void sys_hold_maps(void);
 void sys_release_maps(void);
+/* In a snapshot child: this (new) thread becomes the holder. */
+void sys_adopt_maps(void);
+
+/* A copy-on-write child of this process that runs only the calling
+ * thread: a raw clone, so no atfork handler runs, and with no exit signal,
+ * so the program's SIGCHLD handling and waitpid(-1) never see it.
+ * returns: the child's pid in the parent, 0 in the child, -errno. */
+long sys_clone_snapshot(void);
+/* Waits for such a child. returns: its exit status, or -1. */
+int sys_wait_snapshot(long pid);
+/* Ends a snapshot child at once (no atexit, no stdio). */
+__attribute__((noreturn)) void sys_exit_child(int status);
 
 pid_t sys_gettid(void);
 pid_t sys_getpid(void);

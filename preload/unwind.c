@@ -18,7 +18,11 @@
 #include "options.h"
 #include "tstate.h"
 
-#define CACHE_WAYS 256
+/* 128 sets of 4 ways: a direct-mapped cache thrashed whenever two hot
+ * call sites hashed alike, which ASLR made a matter of luck (bench/). */
+#define CACHE_SETS 128
+#define CACHE_ASSOC 4
+#define CACHE_WAYS (CACHE_SETS * CACHE_ASSOC)
 /* A cached stack spans at most this much stack above cfa0: slots beyond it
  * could lie in a since-unmapped stack (coroutines) and are not cached. */
 #define CACHE_SPAN (1u << 20)
@@ -36,13 +40,20 @@ struct cache_frame {
 struct unwind_cache {
     unsigned depth; /* max user frames per entry */
     size_t bytes;
+    uint8_t victim[CACHE_SETS]; /* next way to replace, round robin */
     struct cache_head heads[CACHE_WAYS];
     struct cache_frame frames[]; /* CACHE_WAYS * depth */
 };
 
+/* libunwind's per-thread register-state cache holds 128 PCs by default; a
+ * miss there masks all signals (two sigprocmask calls) around its
+ * dl_iterate_phdr. Big programs (a compiler) touch thousands of PCs. */
+#define LIBUNWIND_CACHE_ENTRIES 16384
+
 int unwind_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    unw_set_cache_size(unw_local_addr_space, LIBUNWIND_CACHE_ENTRIES, 0);
     return 0;
 }
 
@@ -70,10 +81,10 @@ void unwind_thread_exit(void)
         arena_free(c, c->bytes);
 }
 
-static inline unsigned way_of(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+static inline unsigned set_of(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     uint64_t h = (ra0 ^ (cfa0 << 7) ^ (entry << 17)) * 0x9E3779B97F4A7C15ull;
-    return (unsigned)(h >> 56);
+    return (unsigned)(h >> 57); /* 7 bits: CACHE_SETS */
 }
 
 /* Unwinds from here to the caller of the entry point and beyond.
@@ -121,6 +132,25 @@ fallback:
     return 1;
 }
 
+/* The PCs from the entry point's caller up, by libunwind's fast trace
+ * (cached per PC, no per-frame syscalls), without slot addresses. */
+static GS_NOINLINE unsigned fast_unwind(uintptr_t ra0, uintptr_t *out, unsigned max)
+{
+    void *buf[DEPOT_MAX_FRAMES + 16];
+    int got = unw_backtrace(buf, (int)GS_MIN(max + 16, GS_ARRAY_LEN(buf)));
+    int first = 0;
+    while (first < got && (uintptr_t)buf[first] != ra0)
+        first++;
+    if (first == got) {
+        out[0] = ra0;
+        return 1;
+    }
+    unsigned n = 0;
+    for (int i = first; i < got && n < max; i++)
+        out[n++] = (uintptr_t)buf[i];
+    return n;
+}
+
 stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (opt.stack_depth <= 1)
@@ -130,27 +160,52 @@ stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
         uintptr_t pcs[2] = {entry, ra0};
         return depot_put(pcs, 2);
     }
-    unsigned w = way_of(entry, ra0, cfa0);
-    struct cache_head *h = &c->heads[w];
-    struct cache_frame *fr = &c->frames[(size_t)w * c->depth];
-    if (h->ra0 == ra0 && h->cfa0 == cfa0 && h->entry == entry && h->id) {
+    unsigned set = set_of(entry, ra0, cfa0);
+    for (unsigned way = 0; way < CACHE_ASSOC; way++) {
+        unsigned w = set * CACHE_ASSOC + way;
+        const struct cache_head *h = &c->heads[w];
+        if (h->ra0 != ra0 || h->cfa0 != cfa0 || h->entry != entry || !h->id)
+            continue;
+        const struct cache_frame *fr = &c->frames[(size_t)w * c->depth];
         unsigned k = 1;
         while (k < h->n && *(const uintptr_t *)fr[k].slot == fr[k].pc)
             k++;
         if (k == h->n)
             return h->id;
     }
-    bool cacheable;
-    unsigned n = slow_unwind(ra0, cfa0, fr, c->depth, &cacheable);
+    unsigned w = set * CACHE_ASSOC + c->victim[set];
+    struct cache_head *h = &c->heads[w];
+    struct cache_frame *fr = &c->frames[(size_t)w * c->depth];
+    /* A key seen once before (n == 0) is hot: pay for the exact slots now. */
+    bool hot = false;
+    for (unsigned way = 0; way < CACHE_ASSOC && !hot; way++) {
+        struct cache_head *o = &c->heads[set * CACHE_ASSOC + way];
+        if (o->ra0 == ra0 && o->cfa0 == cfa0 && o->entry == entry && o->n == 0) {
+            hot = true;
+            h = o;
+            w = set * CACHE_ASSOC + way;
+            fr = &c->frames[(size_t)w * c->depth];
+        }
+    }
+    if (!hot)
+        c->victim[set] = (uint8_t)((c->victim[set] + 1) % CACHE_ASSOC);
     uintptr_t pcs[DEPOT_MAX_FRAMES];
     pcs[0] = entry;
-    for (unsigned i = 0; i < n; i++)
-        pcs[i + 1] = fr[i].pc;
+    unsigned n;
+    bool cacheable = false;
+    if (hot) {
+        n = slow_unwind(ra0, cfa0, fr, c->depth, &cacheable);
+        for (unsigned i = 0; i < n; i++)
+            pcs[i + 1] = fr[i].pc;
+    } else {
+        n = fast_unwind(ra0, pcs + 1, c->depth);
+    }
     stack_id id = depot_put(pcs, n + 1);
     h->entry = entry;
     h->ra0 = ra0;
     h->cfa0 = cfa0;
-    h->n = n;
+    /* n == 0 marks "seen once, slots unknown": never a hit, hot next time. */
+    h->n = cacheable ? n : 0;
     h->id = cacheable ? id : 0;
     return id;
 }
