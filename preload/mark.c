@@ -208,14 +208,15 @@ static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
     return true;
 }
 
-/* A pointer one word into a block counts as a start pointer: that is how
- * a one-word header is skipped (C++ new[] cookies, length prefixes), as in
- * Valgrind's "newarray"/"length64" heuristics. Any other interior pointer
- * only "possibly" reaches a block. */
+/* Start pointers: the start itself with its low bits used as tags (glibc's
+ * tsearch keeps a node's colour in bit 0 of the pointer to it), and one
+ * word in, which is how a one-word header is skipped (C++ new[] cookies,
+ * length prefixes), as in Valgrind's "newarray"/"length64" heuristics. Any
+ * other interior pointer only "possibly" reaches a block. */
 static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
 {
     uintptr_t off = v - b->start;
-    return off == 0 || (off == 8 && off < b->size);
+    return off < 8 || (off == 8 && off < b->size);
 }
 
 static void push_reached(struct heap *h, size_t i)

@@ -13,6 +13,8 @@
 #   gs_leaks_with_frame F [FILE]  "KIND BYTES BLOCKS" of records with a frame in function F
 #   gs_jq FILTER [FILE]     jq -r FILTER over the exit report
 #   normalize_text          stdin → stdout: ==PID==, 0xADDR, file:LINE
+#   gs_run_example NAME     run build/examples/NAME under the shim (gs_native_example: without)
+#   gs_api_reports          the trigger "api" reports (gs_check_leaks), one JSON a line
 #
 # Every program run is wrapped in `timeout` ($GS_TIMEOUT s, default 60) so a
 # hang fails one test (status 124) instead of stalling CI.
@@ -147,4 +149,28 @@ normalize_text() {
 gs_pid_from_output() {
 	local label="${1:-pid}"
 	sed -n -E "s/^$label ([0-9]+)\$/\\1/p" <<<"$output" | head -n1
+}
+
+# gs_run_example NAME [ARGS]: like gs_run, for build/examples/NAME.
+# gs_native_example NAME [ARGS]: the same example without the shim.
+gs_run_example() {
+	local prog="$GS_ROOT/build/examples/$1"
+	[ -x "$prog" ] || { echo "gs: no example $prog" >&2; return 127; }
+	shift
+	timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/r.%p.json${EXTRA_OPTS:+:$EXTRA_OPTS}" \
+		"$prog" "$@"
+}
+
+gs_native_example() {
+	local prog="$GS_ROOT/build/examples/$1"
+	[ -x "$prog" ] || { echo "gs: no example $prog" >&2; return 127; }
+	shift
+	timeout -k 5 "$GS_TIMEOUT" env -u LD_PRELOAD "$prog" "$@"
+}
+
+# gs_api_reports: the recoverable (trigger "api") reports of the one report
+# file, one compact JSON object a line.
+gs_api_reports() {
+	jq -c 'select(.trigger == "api")' "$(gs_report)"
 }

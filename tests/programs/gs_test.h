@@ -69,3 +69,60 @@ static GS_UNUSED void gs_test_sibling(char *out, size_t n, const char *name)
 }
 
 #endif
+
+/* ---- For programs built against include/guardshim.h (included first) ---- */
+#ifdef GUARDSHIM_H
+#include <errno.h>
+
+/* Without the shim (or with a degraded one) an API test has nothing to
+ * test: it says so and exits 0, which proves it runs unchanged. */
+static GS_UNUSED void gs_test_require_shim(void)
+{
+	if (!gs_active || !gs_active()) {
+		printf("skip: guardshim not loaded\n");
+		exit(0);
+	}
+}
+
+static int gs_test_failures;
+
+/* Records a violated expectation: prints "FAIL ..." and counts it. */
+#define GS_CHECK(cond, ...)                                                                     \
+	do {                                                                                    \
+		if (!(cond)) {                                                                  \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                  \
+			printf(__VA_ARGS__);                                                    \
+			printf("\n");                                                           \
+			fflush(stdout);                                                         \
+			gs_test_failures++;                                                     \
+		}                                                                               \
+	} while (0)
+
+/* -1 with errno EINVAL, as every API call with a bad argument must return. */
+#define GS_CHECK_EINVAL(call)                                                                   \
+	do {                                                                                    \
+		errno = 0;                                                                      \
+		long gs_r_ = (long)(call);                                              \
+		int gs_e_ = errno;                                                              \
+		GS_CHECK(gs_r_ == -1 && gs_e_ == EINVAL, "got %ld errno %d", gs_r_, gs_e_);     \
+	} while (0)
+
+/* Wipes dead stack, then scans. Call only from a frame holding no pointer
+ * that should be dropped. */
+static GS_NOINLINE GS_UNUSED size_t gs_test_collect(void)
+{
+	gs_test_clear_stack();
+	return gs_collect();
+}
+
+/* The "ok"/"FAIL" summary line and exit status of an API test. */
+static GS_UNUSED int gs_test_summary(const char *name)
+{
+	if (gs_test_failures)
+		printf("%s: %d FAILED\n", name, gs_test_failures);
+	else
+		printf("%s: ok\n", name);
+	fflush(stdout);
+	return gs_test_failures ? 1 : 0;
+}
+#endif

@@ -1,0 +1,76 @@
+/* Proves: with reclaim=1 a block unreachable in two consecutive scans (gs_collect or gs_check_leaks) is freed during the second, with the blocks only it reaches, and not reported; reachability in between restarts the count; "possible" (interior-pointer) blocks are never reclaimed
+ * Expect (reclaim=1): drop → "scan1 2" "scan2 0", leaks:[]; rescue → "scan1 2" "scan2 2" "scan3 2" "scan4 0"; check-leaks → "check 2" "scan2 0"; possible → "scan3 2" (the block and its child stay); without reclaim: drop → "scan2 2", exit 23 `direct reclaim_victim_64 64 1` + `indirect reclaim_child_32 32 1` */
+#include "guardshim.h"
+#include "gs_test.h"
+
+struct victim { void *child; uint64_t pad[7]; };  /* 64 bytes */
+
+struct victim *volatile root;
+char *volatile interior;
+static uintptr_t hidden;
+static gs_owner owner;
+
+static GS_NOINLINE void *reclaim_child_32(void) { return calloc(1, 32); }
+
+static GS_NOINLINE void reclaim_victim_64(void)
+{
+	gs_owner prev = gs_owner_set(owner);
+	struct victim *v = calloc(1, sizeof *v);
+	v->child = reclaim_child_32();
+	gs_owner_set(prev);
+	root = v;
+	hidden = ~(uintptr_t)v;
+}
+
+static size_t live(void)
+{
+	struct gs_owner_stats s = {.size = sizeof s};
+	GS_CHECK(gs_owner_stats(owner, &s) == 0, "gs_owner_stats");
+	return s.live_blocks;
+}
+
+static GS_NOINLINE void scan(int i)
+{
+	gs_test_collect();
+	printf("scan%d %zu\n", i, live());
+}
+
+/* usage: reclaim_two_scans [drop|rescue|check-leaks|possible]   (EXTRA_OPTS reclaim=1) */
+int main(int argc, char **argv)
+{
+	gs_test_require_shim();
+	const char *mode = gs_test_arg(argc, argv, 1, "drop");
+	owner = gs_owner_new("reclaim");
+	reclaim_victim_64();
+	if (!strcmp(mode, "drop")) {
+		root = NULL;
+		scan(1);
+		scan(2);
+	} else if (!strcmp(mode, "rescue")) {
+		root = NULL;
+		scan(1);
+		root = (struct victim *)~hidden; /* reachable again before the 2nd scan */
+		scan(2);
+		root = NULL;
+		scan(3);
+		scan(4);
+	} else if (!strcmp(mode, "check-leaks")) {
+		root = NULL;
+		gs_test_clear_stack();
+		printf("check %zu\n", gs_check_leaks());
+		scan(2);
+	} else if (!strcmp(mode, "possible")) {
+		interior = (char *)root + 8;
+		root = NULL;
+		scan(1);
+		scan(2);
+		scan(3);
+		free(((struct victim *)~hidden)->child);
+		free((void *)~hidden);
+		interior = NULL;
+	} else {
+		return 2;
+	}
+	gs_test_clear_stack();
+	return gs_test_summary("reclaim_two_scans");
+}
