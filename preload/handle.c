@@ -128,6 +128,7 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
         /* A stale handle: the block was freed behind the shim's back (a free
          * made while the shim was re-entered). The new block replaces it. */
         s->live_bytes -= (size_t)(sl->w1 & HANDLE_MAX_SIZE);
+        s->frees++; /* keeps allocs - frees == live */
         *sl = v;
     } else {
         if ((s->count + 1) * 5 > s->cap * 4 && !grow_locked(s)) {

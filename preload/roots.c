@@ -171,9 +171,6 @@ static void sort_ranges(struct root_range *a, size_t n)
 int roots_prepare(struct roots *r)
 {
     memset(r, 0, sizeof *r);
-    int err = parse_maps(r);
-    if (err)
-        return err;
     dl_iterate_phdr(segments_cb, r);
     spin_lock(&regs.lock);
     for (size_t i = 0; i < regs.n; i++)
@@ -186,10 +183,16 @@ int roots_prepare(struct roots *r)
     threads_for_each(stack_cb, r);
     for (size_t i = 0; i < r->n_stacks; i++)
         push(&r->excl, &r->n_excl, &r->excl_cap, r->stacks[i].stack_lo, r->stacks[i].stack_hi);
+    return 0;
+}
+
+int roots_read_maps(struct roots *r)
+{
+    int err = parse_maps(r);
     /* Last, so that every buffer above is listed as the shim's own. */
     sys_for_each_map(own_cb, r);
     sort_ranges(r->excl, r->n_excl);
-    return 0;
+    return err;
 }
 
 void roots_free(struct roots *r)

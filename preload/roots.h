@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * roots.h: where the mark starts. Before the stop, roots_prepare gathers
  * what needs libc or the loader: the writable PT_LOAD segments of every
- * loaded object except the shim, /proc/self/maps, the thread registry and
- * the registered root ranges. While the world is stopped, roots_mark
+ * loaded object except the shim, the thread registry and the registered
+ * root ranges; once the world is stopped, roots_read_maps reads
+ * /proc/self/maps. While the world is stopped, roots_mark
  * scans them plus every thread's stack (from its stack pointer to the top
  * of its mapping, which holds the signal frame's registers and, for
  * glibc threads, the TCB and static TLS), each thread's static TLS block,
@@ -45,6 +46,11 @@ int roots_prepare(struct roots *r);
 /* Marks from every root. `self_sp`: the scanning thread's stack is scanned
  * from there upward (the trigger's caller frame), never below. STW. */
 void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp);
+
+/* Reads /proc/self/maps once the world is stopped: read earlier, a mapping
+ * a running thread unmaps (a stack, a trimmed chunk) would be scanned and
+ * fault. Raw syscalls and sys_map only. returns: 0 or errno. */
+int roots_read_maps(struct roots *r);
 
 void roots_free(struct roots *r);
 

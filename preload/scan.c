@@ -210,8 +210,13 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     sys_hold_maps();
     double t0 = sys_now_ms();
     world_stop(&w);
+    int maps_err = roots_read_maps(&roots);
+    if (maps_err)
+        run->v->err = maps_err;
     long child = 0;
-    if (snapshot) {
+    if (maps_err) {
+        /* nothing to judge */
+    } else if (snapshot) {
         child = sys_clone_snapshot();
         if (child == 0)
             snapshot_child(run, &roots, &w);
