@@ -92,3 +92,10 @@ void check_final(uintptr_t self_sp)
         _exit(opt.exitcode);
     }
 }
+
+void check_report_misuse(const struct misuse *m)
+{
+    spin_lock(&chk.lock);
+    report_misuse(m);
+    spin_unlock(&chk.lock);
+}

@@ -18,4 +18,9 @@ int check_run(enum report_trigger trigger, uintptr_t self_sp, bool only_new,
  * the process with `exitcode` after flushing stdio. */
 void check_final(uintptr_t self_sp);
 
+struct misuse;
+/* Writes a heap-misuse report (text, or one JSON line with "errors"),
+ * serialised with the leak reports. pre: tls.in_shim > 0. */
+void check_report_misuse(const struct misuse *m);
+
 #endif

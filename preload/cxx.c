@@ -99,13 +99,14 @@ NEW_OP_ALIGNED_NOTHROW(_ZnamSt11align_val_tRKSt9nothrow_t)
 /* Every delete is free: glibc frees aligned and unaligned blocks alike. */
 #define DELETE_OP(mangled, ...)                                                                \
     GS_EXPORT void mangled(void *p, ##__VA_ARGS__);                                            \
+    extern __typeof__(mangled) entry_##mangled __attribute__((visibility("hidden")));          \
     void mangled(void *p, ##__VA_ARGS__)                                                       \
     {                                                                                          \
-        if (p) {                                                                               \
-            interpose_untrack(p);                                                              \
-            __libc_free(p);                                                                    \
-        }                                                                                      \
-    }
+        if (p)                                                                                 \
+            interpose_free(p, (uintptr_t)&entry_##mangled, INTERPOSE_CALLER_RA,                \
+                           INTERPOSE_CALLER_CFA);                                              \
+    }                                                                                          \
+    extern __typeof__(mangled) entry_##mangled __attribute__((alias(#mangled)));
 
 DELETE_OP(_ZdlPv)
 DELETE_OP(_ZdaPv)

@@ -22,8 +22,18 @@ struct slot {
     uint64_t w0, w1;
 };
 
+#define FREED_SLOTS 1024
+
+struct freed_slot {
+    uint64_t key;        /* key_of(ptr), 0 = empty */
+    uintptr_t free_pc;
+    uint32_t size;       /* clamped */
+    stack_id stack;
+};
+
 struct shard {
     struct spinlock lock;
+    struct freed_slot *freed; /* FREED_SLOTS entries, mapped on first free */
     uint32_t shift;         /* 64 - log2(cap) */
     size_t cap, count;      /* slots, used slots */
     struct slot *slots;
@@ -117,12 +127,20 @@ static bool grow_locked(struct shard *s)
     return true;
 }
 
+static inline struct freed_slot *freed_slot_of(struct shard *s, uint64_t key)
+{
+    return s->freed ? &s->freed[(key * 0x9E3779B97F4A7C15ull) >> 54] : NULL;
+}
+
 bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, uint32_t owner)
 {
     struct shard *s = shard_of(ptr);
     uint64_t key = key_of(ptr);
     struct slot v = {pack_w0(ptr, flags, owner), pack_w1(size, stack)};
     spin_lock(&s->lock);
+    struct freed_slot *fs = freed_slot_of(s, key);
+    if (fs && fs->key == key)
+        fs->key = 0; /* the address is live again: freeing it is no double free */
     struct slot *sl = find_locked(s, key);
     if (sl) {
         /* A stale handle: the block was freed behind the shim's back (a free
@@ -168,23 +186,45 @@ static void delete_locked(struct shard *s, struct slot *sl)
     s->count--;
 }
 
-bool handle_remove(uintptr_t ptr, struct handle *out)
+bool handle_remove(uintptr_t ptr, struct handle *out, uintptr_t free_pc)
 {
     if (ptr & 15)
         return false;
     struct shard *s = shard_of(ptr);
+    uint64_t key = key_of(ptr);
     spin_lock(&s->lock);
-    struct slot *sl = find_locked(s, key_of(ptr));
+    struct slot *sl = find_locked(s, key);
     if (!sl) {
         spin_unlock(&s->lock);
         return false;
     }
     unpack(sl, out);
+    if (GS_UNLIKELY(!s->freed))
+        s->freed = sys_map(FREED_SLOTS * sizeof *s->freed, false);
+    struct freed_slot *fs = freed_slot_of(s, key);
+    if (fs)
+        *fs = (struct freed_slot){key, free_pc, (uint32_t)GS_MIN(out->size, UINT32_MAX),
+                                  out->stack};
     s->live_bytes -= out->size;
     s->frees++;
     delete_locked(s, sl);
     spin_unlock(&s->lock);
     return true;
+}
+
+bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out)
+{
+    if (ptr & 15)
+        return false;
+    struct shard *s = shard_of(ptr);
+    uint64_t key = key_of(ptr);
+    spin_lock(&s->lock);
+    struct freed_slot *fs = freed_slot_of(s, key);
+    bool hit = fs && fs->key == key;
+    if (hit)
+        *out = (struct freed_block){ptr, fs->free_pc, fs->size, fs->stack};
+    spin_unlock(&s->lock);
+    return hit;
 }
 
 bool handle_lookup(uintptr_t ptr, struct handle *out)

@@ -44,9 +44,19 @@ int handle_init(void);
  * locks: the block's shard. */
 bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, uint32_t owner);
 
-/* Removes the handle of `ptr` into *out. returns: false if `ptr` is not
- * the start of a tracked block (foreign pointer). locks: the block's shard. */
-bool handle_remove(uintptr_t ptr, struct handle *out);
+/* Removes the handle of `ptr` into *out, and remembers the block as
+ * recently freed by code at `free_pc` (double-free detection). returns:
+ * false if `ptr` is not the start of a tracked block. locks: its shard. */
+bool handle_remove(uintptr_t ptr, struct handle *out, uintptr_t free_pc);
+
+/* A recently freed block (one slot per address hash per shard, so old
+ * entries are overwritten; reallocation at the address clears it). */
+struct freed_block {
+    uintptr_t ptr, free_pc;
+    size_t size;
+    stack_id stack;
+};
+bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out);
 
 /* Copies the handle of `ptr`. returns: false if not tracked. */
 bool handle_lookup(uintptr_t ptr, struct handle *out);

@@ -20,6 +20,7 @@
 #include "handle.h"
 #include "init.h"
 #include "interpose.h"
+#include "misuse.h"
 #include "owners.h"
 #include "tstate.h"
 #include "unwind.h"
@@ -39,6 +40,7 @@ extern void *__libc_pvalloc(size_t);
 #define ENTRY(fn) ((uintptr_t)&entry_##fn)
 #define DECLARE_ENTRY(fn) extern __typeof__(fn) entry_##fn __attribute__((alias(#fn)))
 
+extern __typeof__(free) entry_free __attribute__((visibility("hidden")));
 extern __typeof__(malloc) entry_malloc __attribute__((visibility("hidden")));
 extern __typeof__(calloc) entry_calloc __attribute__((visibility("hidden")));
 extern __typeof__(realloc) entry_realloc __attribute__((visibility("hidden")));
@@ -81,13 +83,13 @@ void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uint
 }
 
 /* Forgets a block that is about to be freed. */
-void interpose_untrack(void *p)
+enum untrack interpose_untrack(void *p, uintptr_t free_pc)
 {
     struct handle h;
     if (atomic_load_explicit(&shim_state, memory_order_relaxed) != ST_READY || tls.in_shim)
-        return;
-    if (!handle_remove((uintptr_t)p, &h))
-        return;
+        return UNTRACK_SKIPPED;
+    if (!handle_remove((uintptr_t)p, &h, free_pc))
+        return UNTRACK_UNKNOWN;
     if (GS_UNLIKELY(h.owner))
         owners_on_free(h.owner, h.size);
     if (GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED))) {
@@ -95,12 +97,21 @@ void interpose_untrack(void *p)
         guardian_forget((uintptr_t)p);
         tls.in_shim--;
     }
+    return UNTRACK_DONE;
+}
+
+void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    if (GS_UNLIKELY(interpose_untrack(p, ra0) == UNTRACK_UNKNOWN) &&
+        misuse_check(p, false, entry, ra0, cfa0))
+        return; /* reported; glibc must not see it */
+    __libc_free(p);
 }
 
 size_t interpose_free_tracked(void *p, int poison)
 {
     struct handle h;
-    if (!handle_remove((uintptr_t)p, &h))
+    if (!handle_remove((uintptr_t)p, &h, 0))
         return 0;
     if (h.owner)
         owners_on_free(h.owner, h.size);
@@ -118,10 +129,8 @@ GS_EXPORT void *malloc(size_t n)
 
 GS_EXPORT void free(void *p)
 {
-    if (!p)
-        return;
-    interpose_untrack(p);
-    __libc_free(p);
+    if (p)
+        interpose_free(p, ENTRY(free), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *calloc(size_t n, size_t m)
@@ -138,13 +147,18 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
         return interpose_track(__libc_malloc(n), n, entry, ra0, cfa0);
     if (n == 0 || !init_ready() || tls.in_shim) {
         if (n == 0)
-            interpose_untrack(p); /* glibc frees p and returns NULL */
+            interpose_untrack(p, ra0); /* glibc frees p and returns NULL */
         return __libc_realloc(p, n);
     }
     int saved = errno;
     tls.in_shim++;
     struct handle old;
     bool had = handle_lookup((uintptr_t)p, &old);
+    if (!had && misuse_check(p, true, entry, ra0, cfa0)) {
+        tls.in_shim--;
+        errno = EINVAL;
+        return NULL; /* reported; glibc must not see it */
+    }
     stack_id st = unwind_stack(entry, ra0, cfa0);
     tls.inflight_old = (uintptr_t)p;
     void *q = __libc_realloc(p, n);
@@ -156,7 +170,7 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
     tls.inflight_size = n;
     tls.inflight_new = (uintptr_t)q;
     struct handle gone;
-    if (had && handle_remove((uintptr_t)p, &gone) && gone.owner)
+    if (had && handle_remove((uintptr_t)p, &gone, ra0) && gone.owner)
         owners_on_free(gone.owner, gone.size);
     uint32_t flags = had ? old.flags & (HF_IGNORED | HF_ROOT) : (tls.disabled ? HF_IGNORED : 0);
     if (had && (old.flags & (HF_FINALIZER | HF_GUARDED)))
@@ -238,6 +252,7 @@ GS_EXPORT size_t malloc_usable_size(void *p)
  * are only ever used as addresses. */
 #pragma GCC diagnostic ignored "-Wmissing-attributes"
 DECLARE_ENTRY(malloc);
+DECLARE_ENTRY(free);
 DECLARE_ENTRY(calloc);
 DECLARE_ENTRY(realloc);
 DECLARE_ENTRY(reallocarray);

@@ -13,8 +13,16 @@ void interpose_init(void);
  * caller's CFA. Preserves errno. returns: p. */
 void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0);
 
-/* Forgets a block about to be freed (no-op for foreign pointers). */
-void interpose_untrack(void *p);
+enum untrack { UNTRACK_DONE, UNTRACK_UNKNOWN, UNTRACK_SKIPPED };
+
+/* Forgets a block about to be freed by code at `free_pc`. returns: DONE,
+ * UNKNOWN (not the start of a tracked block) or SKIPPED (the shim is not
+ * tracking now: not ready, or re-entered). */
+enum untrack interpose_untrack(void *p, uintptr_t free_pc);
+
+/* free() and operator delete: untrack, check a pointer the shim does not
+ * know for misuse, hand the rest to glibc. */
+void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0);
 
 /* Frees a tracked block on the shim's behalf (reclaim, drain), filling it
  * with `poison` first. Works while tls.in_shim > 0. returns: its size, or 0

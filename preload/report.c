@@ -30,6 +30,7 @@
 #include "json.h"
 #include "leakhist.h"
 #include "log.h"
+#include "misuse.h"
 #include "modules.h"
 #include "options.h"
 #include "outbuf.h"
@@ -432,30 +433,36 @@ static const char *trigger_name(enum report_trigger t)
     return "api";
 }
 
-static void write_json(struct outbuf *o, const struct scan_result *r, enum report_trigger trigger)
+/* The report object's head, up to and including "summary". */
+static void json_head(struct json *j, const struct scan_result *r, const char *trigger)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
+    json_begin_object(j, NULL);
+    json_str(j, "tool", "guardshim");
+    json_str(j, "version", GS_VERSION_STRING);
+    json_int(j, "pid", (int64_t)getpid());
+    json_str(j, "exe", exe);
+    json_str(j, "trigger", trigger);
+    json_begin_object(j, "summary");
+    json_uint(j, "leaked_bytes", rep.kind_bytes[KIND_DIRECT] + rep.kind_bytes[KIND_INDIRECT] +
+                                     rep.kind_bytes[KIND_POSSIBLE]);
+    json_uint(j, "leaked_blocks", rep.leaked_blocks);
+    json_uint(j, "direct_bytes", rep.kind_bytes[KIND_DIRECT]);
+    json_uint(j, "indirect_bytes", rep.kind_bytes[KIND_INDIRECT]);
+    json_uint(j, "possible_bytes", rep.kind_bytes[KIND_POSSIBLE]);
+    json_uint(j, "reachable_bytes", r ? r->reachable_bytes : 0);
+    json_uint(j, "reachable_blocks", r ? r->reachable_blocks : 0);
+    json_double(j, "scan_ms", r ? r->scan_ms : 0, 3);
+    json_end_object(j);
+}
+
+static void write_json(struct outbuf *o, const struct scan_result *r, enum report_trigger trigger)
+{
     struct json j;
     json_init(&j, o);
-    json_begin_object(&j, NULL);
-    json_str(&j, "tool", "guardshim");
-    json_str(&j, "version", GS_VERSION_STRING);
-    json_int(&j, "pid", (int64_t)getpid());
-    json_str(&j, "exe", exe);
-    json_str(&j, "trigger", trigger_name(trigger));
-    json_begin_object(&j, "summary");
-    json_uint(&j, "leaked_bytes", rep.kind_bytes[KIND_DIRECT] + rep.kind_bytes[KIND_INDIRECT] +
-                                      rep.kind_bytes[KIND_POSSIBLE]);
-    json_uint(&j, "leaked_blocks", rep.leaked_blocks);
-    json_uint(&j, "direct_bytes", rep.kind_bytes[KIND_DIRECT]);
-    json_uint(&j, "indirect_bytes", rep.kind_bytes[KIND_INDIRECT]);
-    json_uint(&j, "possible_bytes", rep.kind_bytes[KIND_POSSIBLE]);
-    json_uint(&j, "reachable_bytes", r ? r->reachable_bytes : 0);
-    json_uint(&j, "reachable_blocks", r ? r->reachable_blocks : 0);
-    json_double(&j, "scan_ms", r ? r->scan_ms : 0, 3);
-    json_end_object(&j);
+    json_head(&j, r, trigger_name(trigger));
     json_begin_array(&j, "leaks");
     for (size_t i = 0; i < rep.n_recs; i++) {
         const struct record *rec = &rep.recs[i];
@@ -615,4 +622,115 @@ int report_write(const struct scan_result *r, enum report_trigger trigger, bool 
     sys_unmap(rep.recs, rep.recs_bytes);
     memset(&rep, 0, sizeof rep);
     return err;
+}
+
+/* ---- Heap misuse ---- */
+
+static const char *const misuse_json[MISUSE_COUNT] = {"double-free", "invalid-free",
+                                                      "interior-free", "realloc-freed"};
+
+/* The earlier free is known by its caller only (one frame). */
+static void free_frame(uintptr_t pc, struct frame *f)
+{
+    uintptr_t pcs[2] = {0, pc};
+    uint16_t mods[2] = {MODULE_NONE, modules_find(pc)};
+    frame_resolve(pcs, mods, 1, f);
+}
+
+static void misuse_text(struct outbuf *o, const struct misuse *m)
+{
+    outbuf_puts(o, "=================================================================\n");
+    outbuf_printf(o, "==%d==ERROR: guardshim: ", (int)getpid());
+    switch (m->kind) {
+    case MISUSE_DOUBLE_FREE:
+        outbuf_printf(o, "attempting double-free on 0x%llx:\n", (unsigned long long)m->addr);
+        break;
+    case MISUSE_REALLOC_FREED:
+        outbuf_printf(o, "attempting realloc of freed memory on 0x%llx:\n",
+                      (unsigned long long)m->addr);
+        break;
+    default:
+        outbuf_printf(o, "attempting free on address which was not malloc()-ed: 0x%llx\n",
+                      (unsigned long long)m->addr);
+    }
+    text_stack(o, m->where);
+    if (m->kind == MISUSE_INTERIOR_FREE)
+        outbuf_printf(o, "0x%llx is located %llu bytes inside of %llu-byte region allocated by:\n",
+                      (unsigned long long)m->addr, (unsigned long long)(m->addr - m->block),
+                      (unsigned long long)m->size);
+    if (m->free_pc) {
+        outbuf_printf(o, "0x%llx is a %llu-byte region freed by:\n",
+                      (unsigned long long)m->block, (unsigned long long)m->size);
+        struct frame f;
+        free_frame(m->free_pc, &f);
+        text_frame(o, 0, &f);
+        outbuf_puts(o, "\npreviously allocated by:\n");
+    }
+    if (m->alloc)
+        text_stack(o, m->alloc);
+    outbuf_printf(o, "SUMMARY: guardshim: %s\n", misuse_json[m->kind]);
+}
+
+static void misuse_json_write(struct outbuf *o, const struct misuse *m)
+{
+    struct json j;
+    json_init(&j, o);
+    json_head(&j, NULL, "misuse");
+    json_begin_array(&j, "leaks");
+    json_end_array(&j);
+    json_begin_array(&j, "errors");
+    json_begin_object(&j, NULL);
+    json_str(&j, "kind", misuse_json[m->kind]);
+    json_hex(&j, "address", m->addr);
+    if (m->block) {
+        json_hex(&j, "block", m->block);
+        json_uint(&j, "size", m->size);
+    }
+    json_stack(&j, m->where);
+    if (m->alloc) {
+        json_begin_array(&j, "alloc_stack");
+        const uintptr_t *pcs;
+        const uint16_t *mods;
+        unsigned nf = stack_frames(m->alloc, &pcs, &mods);
+        for (unsigned k = 0; k < nf; k++) {
+            struct frame f;
+            frame_resolve(pcs, mods, k, &f);
+            json_frame(&j, &f);
+        }
+        json_end_array(&j);
+    }
+    if (m->free_pc) {
+        json_begin_array(&j, "free_stack");
+        struct frame f;
+        free_frame(m->free_pc, &f);
+        json_frame(&j, &f);
+        json_end_array(&j);
+    }
+    json_end_object(&j);
+    json_end_array(&j);
+    json_end_object(&j);
+    outbuf_putc(o, '\n');
+}
+
+void report_misuse(const struct misuse *m)
+{
+    memset(&rep, 0, sizeof rep);
+    int fd;
+    bool owned;
+    if (open_destination(&fd, &owned) != 0)
+        return;
+    bool json = opt.format == FORMAT_JSON;
+    rep.self_path = json ? NULL : modules_self_path();
+    symbolize_begin();
+    struct outbuf o;
+    outbuf_init(&o, fd);
+    if (json)
+        misuse_json_write(&o, m);
+    else
+        misuse_text(&o, m);
+    outbuf_fini(&o);
+    if (owned)
+        close(fd);
+    symbolize_end();
+    memset(&rep, 0, sizeof rep);
 }

@@ -22,4 +22,9 @@ struct report_totals {
 int report_write(const struct scan_result *r, enum report_trigger trigger, bool only_news,
                  struct report_totals *totals);
 
+struct misuse;
+/* Writes one heap-misuse report (misuse.h) to the same destination, in the
+ * same format. The caller serialises. */
+void report_misuse(const struct misuse *m);
+
 #endif

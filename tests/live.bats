@@ -1,0 +1,434 @@
+#!/usr/bin/env bats
+# Live processes (#4): periodic and on-signal reports of a server that never
+# exits normally, stable leak identity across reports, growing reachable
+# memory, shared-memory stats read by `guardshim stat` / `guardshim top`,
+# snapshot scans equal to full ones on randomly mutated heaps, and how often
+# scans interrupt sleeping threads (EINTR).
+load helper
+bats_require_minimum_version 1.5.0
+
+GS_CLI="$GS_ROOT/build/guardshim"
+
+# live_server runs of the interval tests, started together in setup_file
+# (each takes ~7 s of wall time, mostly sleeping): 45 requests 100 ms apart,
+# then 2.5 s of idling so the last interval scans see the final state.
+#   grow:    3 leaks of 72 B per request, cache +1 KiB per request
+#   flat:    the same leaks, the cache a ring that frees what it replaces
+#   noleak:  no leak, growing cache
+LIVE_REQUESTS=45
+LIVE_LEAKS=3
+
+setup_file() {
+	local d="$BATS_FILE_TMPDIR"
+	_live_bg "$d/grow" scan_interval=1 live_server "$LIVE_REQUESTS" 100 "$LIVE_LEAKS" grow 2500
+	_live_bg "$d/flat" scan_interval=1 live_server "$LIVE_REQUESTS" 100 "$LIVE_LEAKS" flat 2500
+	_live_bg "$d/noleak" scan_interval=1 live_server "$LIVE_REQUESTS" 100 0 grow 2500
+}
+
+teardown() {
+	# A program a failed test left running: stop it (its pid is in its .out).
+	local f pid
+	for f in "$BATS_TEST_TMPDIR"/*/out; do
+		[ -f "$f" ] || continue
+		[ -n "${STOPFILE:-}" ] && touch "$STOPFILE"
+		pid="$(sed -n 's/^pid //p' "$f" | head -n1)"
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+		[ -n "$pid" ] && rm -f "/dev/shm/guardshim.$pid"
+	done
+	return 0
+}
+
+# _live_bg DIR OPTS PROG ARGS...: runs PROG under the shim in the background,
+# stdout+stderr to DIR/out, JSON reports to DIR/r.<pid>.json.
+_live_bg() {
+	local dir="$1" opts="$2" prog="$GS_PROGS/$3"
+	shift 3
+	mkdir -p "$dir"
+	timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$dir/r.%p.json${opts:+:$opts}" \
+		"$prog" "$@" >"$dir/out" 2>&1 3>&- &
+}
+
+# _wait_line FILE REGEX [SECONDS]: waits until a line of FILE matches.
+_wait_line() {
+	local file="$1" re="$2" secs="${3:-30}" i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -qE "$re" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "no line /$re/ in $file after ${secs}s: $(cat "$file" 2>/dev/null)"
+}
+
+# _wait_reports DIR N [SECONDS]: waits until the reports in DIR have N lines.
+_wait_reports() {
+	local dir="$1" n="$2" secs="${3:-30}" i
+	for ((i = 0; i < secs * 20; i++)); do
+		[ "$(cat "$dir"/r.*.json 2>/dev/null | wc -l)" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "fewer than $n report lines in $dir after ${secs}s"
+}
+
+_pid_of() { sed -n 's/^pid //p' "$1/out" | head -n1; }
+
+# The report file of the one process of DIR.
+_report_of() {
+	local f
+	f="$(find "$1" -maxdepth 1 -name 'r.*.json' | head -n1)"
+	[ -n "$f" ] || fail "no report in $1: $(cat "$1/out")"
+	printf '%s\n' "$f"
+}
+
+# jq program: one line per record of every report, in report order:
+#   "N TRIGGER KIND FUNCTION BYTES BLOCKS grown|new"
+# FUNCTION as gs_leaks finds it (first frame outside the shim that is not
+# a malloc-family name).
+_LIVE_RECORDS='
+	[inputs] | to_entries[] | .key as $n | .value as $r | $r.leaks[]
+	| ([.stack[] | select(((.module // "") | test("libguardshim\\.so$") | not)
+	                      and ((.function // "") | test($re) | not))][0].function // "?") as $fn
+	| "\($n) \($r.trigger) \(.kind) \($fn) \(.bytes) \(.blocks) \(if .grown then "grown" else "new" end)"'
+
+_live_records() {
+	jq -nr --arg re "$GS_ALLOC_RE" "$_LIVE_RECORDS" "$1"
+}
+
+# A report's records normalised for comparison across runs: per report
+# (in order) its trigger and its records sorted, each kind, bytes, blocks,
+# cycle, grown and the functions of its stack (no addresses, no rates).
+_normalized_reports() {
+	jq -c '{trigger, leaks: ([.leaks[] | {kind, bytes, blocks, cycle: (.cycle // false),
+		grown: (.grown // false), functions: [.stack[] | .function]}] | sort)}' "$1"
+}
+
+_wait_served() {
+	_wait_line "$1/out" '^served ' 40
+	# The program ended in _exit right after that line; its last report is written.
+	local pid
+	pid="$(_pid_of "$1")"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+}
+
+# ---------------------------------------------------------------- interval
+
+@test "interval reports of a server ending in _exit find exactly its per-request leak: leak_request_buffer, 72 B a block, all 135 blocks (#4)" {
+	local d="$BATS_FILE_TMPDIR/grow"
+	_wait_served "$d"
+	assert_equal "$(sed -n 's/^served //p' "$d/out")" "$LIVE_REQUESTS"
+	local f
+	f="$(_report_of "$d")"
+	# Only live reports: the process ended in _exit, there is no exit report.
+	run -0 jq -r '.trigger' "$f"
+	refute_output --partial exit
+	assert_output --partial interval
+	run -0 _live_records "$f"
+	local leaks
+	leaks="$(grep -v ' growing ' <<<"$output")"
+	[ -n "$leaks" ] || fail "no leak record in $(cat "$f")"
+	# Every leak record is the known one, 72 B per block.
+	run -0 awk '$3 != "direct" || $4 != "leak_request_buffer" || $5 != 72 * $6' <<<"$leaks"
+	assert_output ""
+	# Its last total is every block the 45 requests leaked.
+	assert_equal "$(tail -n1 <<<"$leaks" | awk '{print $6}')" $((LIVE_REQUESTS * LIVE_LEAKS))
+}
+
+@test "the leak group is reported once new, then only when it grew: grown records with rising totals, never the same totals twice (#4)" {
+	local d="$BATS_FILE_TMPDIR/grow"
+	_wait_served "$d"
+	local f
+	f="$(_report_of "$d")"
+	run -0 _live_records "$f"
+	local leaks
+	leaks="$(grep ' leak_request_buffer ' <<<"$output")"
+	[ "$(wc -l <<<"$leaks")" -ge 3 ] || fail "expected the group in >= 3 reports: $leaks"
+	# First appearance new, every later one grown with more blocks than before.
+	run -0 awk 'NR == 1 && $7 != "new" { print "first not new: " $0 }
+		NR > 1 && $7 != "grown" { print "not grown: " $0 }
+		NR > 1 && $6 <= prev { print "not larger: " $0 }
+		{ prev = $6 }' <<<"$leaks"
+	assert_output ""
+	# At most one record of the group per report.
+	run -0 bash -c "awk '{print \$1}' <<<'$leaks' | uniq -d"
+	assert_output ""
+	# After the requests stopped, a later report has nothing new: the unchanged
+	# group is not repeated.
+	local last_report last_leak
+	last_report="$(jq -s 'length - 1' "$f")"
+	last_leak="$(tail -n1 <<<"$leaks" | awk '{print $1}')"
+	[ "$last_report" -gt "$last_leak" ] || fail "no report after the last growth (reports 0..$last_report)"
+	run -0 jq -s -c "[.[$((last_leak + 1)):][] | .leaks | length] | unique" "$f"
+	assert_output "[0]"
+}
+
+@test "a server that leaks nothing gets interval reports without any leak record (#4)" {
+	local d="$BATS_FILE_TMPDIR/noleak"
+	_wait_served "$d"
+	local f
+	f="$(_report_of "$d")"
+	run -0 jq -s 'length' "$f"
+	[ "$output" -ge 3 ] || fail "expected >= 3 interval reports, got $output"
+	run -0 jq -r '.leaks[] | select(.kind != "growing") | .kind' "$f"
+	assert_output ""
+}
+
+# ---------------------------------------------------------------- growing
+
+@test "a cache that grows at every scan is one growing record for cache_remember with a positive rate (#4)" {
+	local d="$BATS_FILE_TMPDIR/grow"
+	_wait_served "$d"
+	local f
+	f="$(_report_of "$d")"
+	run -0 jq -nr --arg re "$GS_ALLOC_RE" '[inputs] | [.[].leaks[] | select(.kind == "growing")]
+		| length as $n | .[]
+		| ([.stack[] | select(((.module // "") | test("libguardshim\\.so$") | not)
+		              and ((.function // "") | test($re) | not))][0].function) as $fn
+		| "\($n) \($fn) \(.growth_bytes_per_s > 0) \(.bytes >= 4096) \(.bytes == .blocks * 1024)"' "$f"
+	assert_output "1 cache_remember true true true"
+	run -0 jq -r 'select(.leaks[] | .kind == "growing") | .trigger' "$f"
+	assert_output interval
+}
+
+@test "the same cache kept flat (a ring that frees what it replaces) has no growing record (#4)" {
+	local d="$BATS_FILE_TMPDIR/flat"
+	_wait_served "$d"
+	local f
+	f="$(_report_of "$d")"
+	run -0 jq -s 'length' "$f"
+	[ "$output" -ge 5 ] || fail "expected >= 5 interval reports (enough scans to judge growth), got $output"
+	run -0 jq -r '.leaks[] | select(.kind == "growing") | .bytes' "$f"
+	assert_output ""
+	# The leak is still found: only the growth flipped.
+	run -0 _live_records "$f"
+	assert_equal "$(tail -n1 <<<"$output" | awk '{print $4, $6}')" "leak_request_buffer $((LIVE_REQUESTS * LIVE_LEAKS))"
+}
+
+# ---------------------------------------------------------------- signal
+
+@test "report_signal=SIGUSR2 sent three times gives three signal reports: the leak new, then grown twice (#4)" {
+	local d="$BATS_TEST_TMPDIR/sig"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" report_signal=SIGUSR2 live_server 100000 20 2 flat 0 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid f i
+	pid="$(_pid_of "$d")"
+	for i in 1 2 3; do
+		sleep 0.3 # more requests, more leaks
+		kill -USR2 "$pid"
+		_wait_reports "$d" "$i" 20
+	done
+	touch "$STOPFILE"
+	_wait_served "$d"
+	f="$(_report_of "$d")"
+	run -0 jq -r '.trigger' "$f"
+	assert_output "$(printf 'signal\nsignal\nsignal')"
+	run -0 _live_records "$f"
+	run -0 awk '{ print $1, $3, $4, ($5 == 72 * $6), $7 }' <<<"$output"
+	assert_output "$(printf '%s\n' '0 direct leak_request_buffer 1 new' \
+		'1 direct leak_request_buffer 1 grown' '2 direct leak_request_buffer 1 grown')"
+	run -0 _live_records "$f"
+	run -0 awk 'NR > 1 && $6 <= prev { print "not larger: " $0 } { prev = $6 }' <<<"$output"
+	assert_output ""
+}
+
+@test "report_signal on a server that leaks nothing gives signal reports without records (#4)" {
+	local d="$BATS_TEST_TMPDIR/sig0"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" report_signal=SIGUSR2 live_server 100000 20 0 flat 0 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	sleep 0.2
+	kill -USR2 "$pid"
+	_wait_reports "$d" 1 20
+	touch "$STOPFILE"
+	_wait_served "$d"
+	run -0 jq -c '[.trigger, .leaks]' "$(_report_of "$d")"
+	assert_output '["signal",[]]'
+}
+
+# ---------------------------------------------------------------- shm stats
+
+@test "guardshim stat on a running program prints valid JSON with plausible counters, and scans rise over time (#4)" {
+	local d="$BATS_TEST_TMPDIR/shm"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1:scan_interval=1 live_shm 2000 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid s1 s2 i
+	pid="$(_pid_of "$d")"
+	run -0 "$GS_CLI" stat "$pid"
+	assert_equal "$(wc -l <<<"$output")" 1
+	jq -e . <<<"$output" >/dev/null || fail "not JSON: $output"
+	run -0 jq -r --argjson pid "$pid" '[.tool == "guardshim", .pid == $pid, .alive, .layout_version == 1,
+		.live_blocks >= 2000, .live_bytes >= 2000 * 48, .total_allocs >= .live_blocks,
+		.total_frees <= .total_allocs, (.allocs_per_s | type) == "number",
+		(.sites | type) == "array"] | all' <<<"$output"
+	assert_output true
+	s1="$(jq -r .scans <<<"$output")"
+	# Scans rise while it runs (scan_interval=1; published after every scan).
+	for ((i = 0; i < 60; i++)); do
+		s2="$("$GS_CLI" stat "$pid" | jq -r .scans)"
+		[ "$s2" -gt "$s1" ] && [ "$s2" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$s2" -gt "$s1" ] || fail "scans did not rise: $s1 then $s2"
+	run -0 "$GS_CLI" stat "$pid"
+	run -0 jq -r '[.last_scan_unix_ms > 0, .last_scan_ms > 0, .leaked_blocks == 0,
+		(.sites[0] | .function == "shm_keep_block" and .live_blocks == 2000
+		             and .live_bytes == 96000 and (.file | endswith("live_shm.c")))] | all' <<<"$output"
+	assert_output true
+	touch "$STOPFILE"
+	_wait_line "$d/out" '^segment ' 20
+}
+
+@test "guardshim stat on a process without shm_stats=1 says there are no stats and exits 2 (#4)" {
+	local d="$BATS_TEST_TMPDIR/noshm"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" "" live_shm 10 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	run -2 "$GS_CLI" stat "$pid"
+	assert_output "guardshim: no stats for $pid (is it running with GUARDSHIM_OPTIONS=shm_stats=1?)"
+	run -2 "$GS_CLI" top -n 1 "$pid"
+	assert_output --partial "no stats for $pid"
+	touch "$STOPFILE"
+	run -2 "$GS_CLI" stat notapid
+	run -2 "$GS_CLI" stat
+}
+
+@test "guardshim top PID -n 2 clears the screen, prints the header and the site table twice and exits 0 (#4)" {
+	local d="$BATS_TEST_TMPDIR/top"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1 live_shm 500 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	run -0 "$GS_CLI" top -n 2 -d 0.2 "$pid"
+	assert_equal "$(grep -c $'\e\\[H\e\\[2J' <<<"$output")" 2
+	assert_equal "$(grep -c "^.*guardshim top - pid $pid (live_shm)" <<<"$output")" 2
+	assert_line --regexp '^Heap: +[0-9]+ live blocks'
+	assert_line --regexp '^Scans: +[0-9]+'
+	assert_line --regexp '^ +LIVE BYTES +BLOCKS +FUNCTION +FILE:LINE$'
+	# -b: the same frames without clearing
+	run -0 "$GS_CLI" top -b -n 1 "$pid"
+	refute_output --partial $'\e['
+	assert_line --index 0 --regexp "^guardshim top - pid $pid \\(live_shm\\), updated [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+	touch "$STOPFILE"
+}
+
+@test "guardshim top without -n exits 0 when the process exits (#4)" {
+	local d="$BATS_TEST_TMPDIR/topexit"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1 live_shm 100 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	(sleep 0.6 && touch "$STOPFILE") 3>&- &
+	run -0 timeout 20 "$GS_CLI" top -b -d 0.1 "$pid"
+	assert_line "guardshim top: process $pid exited"
+}
+
+@test "the shm file is mode 0600 while the program runs and is gone after its normal exit (#4)" {
+	local d="$BATS_TEST_TMPDIR/shmfile"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1 live_shm 100 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	run -0 stat -c '%a %U %F' "/dev/shm/guardshim.$pid"
+	assert_output "600 $(id -un) regular file"
+	touch "$STOPFILE"
+	_wait_line "$d/out" '^segment ' 20
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	grep -qx 'segment present' "$d/out" || fail "the program did not see its segment: $(cat "$d/out")"
+	[ ! -e "/dev/shm/guardshim.$pid" ] || fail "/dev/shm/guardshim.$pid left after a normal exit"
+	assert_clean_report "$(_report_of "$d")"
+}
+
+@test "a program ending in _exit leaves its shm file behind; guardshim stat marks it not alive (#4)" {
+	local d="$BATS_TEST_TMPDIR/shmleft"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	touch "$STOPFILE"
+	_live_bg "$d" shm_stats=1 live_shm 100 "$STOPFILE" _exit
+	_wait_line "$d/out" '^segment ' 20
+	local pid
+	pid="$(_pid_of "$d")"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	[ -e "/dev/shm/guardshim.$pid" ] || fail "expected /dev/shm/guardshim.$pid to outlive _exit"
+	run -0 "$GS_CLI" stat "$pid"
+	rm -f "/dev/shm/guardshim.$pid"
+	run -0 jq -r '[.alive, .live_blocks >= 100] | map(tostring) | join(" ")' <<<"$output"
+	assert_output "false true"
+}
+
+# ---------------------------------------------------------------- snapshot = full
+
+@test "snapshot scans write the same api and exit reports as full scans on randomly mutated heaps, seeds 1-6 (#4)" {
+	local seed mode
+	for seed in 1 2 3 4 5 6; do
+		for mode in full snapshot; do
+			mkdir -p "$BATS_TEST_TMPDIR/$mode.$seed"
+			timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+				GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/$mode.$seed/r.json:scan_mode=$mode" \
+				"$GS_PROGS/live_random_heap" "$seed" 2000 6 >"$BATS_TEST_TMPDIR/$mode.$seed/out" ||
+				[ $? -eq 23 ] || fail "seed $seed $mode: exit status $?"
+		done
+		cmp -s "$BATS_TEST_TMPDIR/full.$seed/out" "$BATS_TEST_TMPDIR/snapshot.$seed/out" ||
+			fail "seed $seed: program output differs: $(diff "$BATS_TEST_TMPDIR/full.$seed/out" "$BATS_TEST_TMPDIR/snapshot.$seed/out")"
+		_normalized_reports "$BATS_TEST_TMPDIR/full.$seed/r.json" >"$BATS_TEST_TMPDIR/full.$seed/norm"
+		_normalized_reports "$BATS_TEST_TMPDIR/snapshot.$seed/r.json" >"$BATS_TEST_TMPDIR/snapshot.$seed/norm"
+		# 6 api reports and the exit report, with records to compare
+		assert_equal "$(jq -r .trigger "$BATS_TEST_TMPDIR/full.$seed/norm" | sort | uniq -c | awk '{print $1 $2}' | tr '\n' ' ')" "6api 1exit "
+		[ "$(jq -s 'map(.leaks | length) | add' "$BATS_TEST_TMPDIR/full.$seed/norm")" -ge 20 ] ||
+			fail "seed $seed: too few records to compare"
+		diff "$BATS_TEST_TMPDIR/full.$seed/norm" "$BATS_TEST_TMPDIR/snapshot.$seed/norm" ||
+			fail "seed $seed: snapshot and full reports differ"
+	done
+}
+
+@test "the comparison is sharp: two seeds' normalised reports differ, and a kept graph gives empty reports in both modes (#4)" {
+	local mode
+	for mode in full snapshot; do
+		mkdir -p "$BATS_TEST_TMPDIR/$mode"
+		for seed in 1 2; do
+			timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+				GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/$mode/r$seed.json:scan_mode=$mode" \
+				"$GS_PROGS/live_random_heap" "$seed" 2000 6 >/dev/null || [ $? -eq 23 ]
+		done
+		! diff -q <(_normalized_reports "$BATS_TEST_TMPDIR/$mode/r1.json") \
+			<(_normalized_reports "$BATS_TEST_TMPDIR/$mode/r2.json") >/dev/null ||
+			fail "$mode: seeds 1 and 2 give identical reports"
+		run -0 env LD_PRELOAD="$GS_LIB" \
+			GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/$mode/keep.json:scan_mode=$mode" \
+			"$GS_PROGS/live_random_heap" 3 2000 6 keep
+		assert_line "round 6 unreachable 0 check 0"
+		run -0 jq -c '[.trigger, .leaks]' "$BATS_TEST_TMPDIR/$mode/keep.json"
+		assert_output "$(printf '["api",[]]\n%.0s' 1 2 3 4 5 6)"$'\n''["exit",[]]'
+	done
+}
+
+# ---------------------------------------------------------------- EINTR
+
+@test "periodic scans interrupt a thread sleeping in nanosleep/poll/epoll_wait at most once per scan (#4)" {
+	local mode
+	for mode in auto full; do
+		mkdir -p "$BATS_TEST_TMPDIR/$mode"
+		timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+			GUARDSHIM_OPTIONS="scan_interval=1:scan_mode=$mode:leak_check_at_exit=0" \
+			"$GS_PROGS/live_eintr" 4 3 mixed >"$BATS_TEST_TMPDIR/$mode/out" 2>&1 3>&- &
+	done
+	timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" GUARDSHIM_OPTIONS="leak_check_at_exit=0" \
+		"$GS_PROGS/live_eintr" 4 3 mixed >"$BATS_TEST_TMPDIR/none.out" 2>&1
+	wait
+	for mode in auto full; do
+		local out="$BATS_TEST_TMPDIR/$mode/out" scans max
+		echo "# scan_mode=$mode: $(tr '\n' ' ' <"$out")" >&3
+		scans="$(sed -n 's/^scans //p' "$out")"
+		max="$(sed -n 's/^max_eintr //p' "$out")"
+		[ -n "$scans" ] && [ "$scans" -ge 2 ] || fail "$mode: expected >= 2 scans in 3 s: $(cat "$out")"
+		[ "$max" -le "$scans" ] || fail "$mode: a thread saw $max EINTR in $scans scans: $(cat "$out")"
+	done
+	# Control: no scans, no EINTR.
+	run -0 sed -n 's/^\(scans\|total_eintr\) //p' "$BATS_TEST_TMPDIR/none.out"
+	assert_output "$(printf '0\n0')"
+}
