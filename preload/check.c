@@ -87,6 +87,7 @@ void check_final(uintptr_t self_sp)
         check_run(TRIGGER_EXIT, self_sp, false, &totals);
     tls.in_shim--;
     if (totals.records && opt.exitcode) {
+        shmstats_close(); /* _exit skips the exit handler that would */
         /* Keep the program's buffered output, then fail as LeakSanitizer does. */
         fflush(NULL);
         _exit(opt.exitcode);
@@ -99,3 +100,7 @@ void check_report_misuse(const struct misuse *m)
     report_misuse(m);
     spin_unlock(&chk.lock);
 }
+
+void check_atfork_prepare(void) { spin_lock(&chk.lock); }
+void check_atfork_parent(void) { spin_unlock(&chk.lock); }
+void check_atfork_child(void) { spin_reset(&chk.lock); }

@@ -23,4 +23,8 @@ struct misuse;
  * serialised with the leak reports. pre: tls.in_shim > 0. */
 void check_report_misuse(const struct misuse *m);
 
+void check_atfork_prepare(void);
+void check_atfork_parent(void);
+void check_atfork_child(void);
+
 #endif

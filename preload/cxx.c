@@ -13,8 +13,16 @@
 #include "interpose.h"
 
 extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
+
+/* glibc entry points in the shape interpose_alloc calls. */
+static void *libc_malloc2(size_t n, size_t unused)
+{
+    (void)unused;
+    return __libc_malloc(n);
+}
+
+static void *libc_memalign2(size_t align, size_t n) { return __libc_memalign(align, n); }
 
 typedef void *(*new_fn)(size_t);
 typedef void *(*new_aligned_fn)(size_t, size_t);
@@ -43,11 +51,11 @@ static void *next_new_aligned(const char *name, size_t n, size_t align)
     GS_EXPORT void *mangled(size_t n);                                                         \
     void *mangled(size_t n)                                                                    \
     {                                                                                          \
-        void *p = __libc_malloc(n);                                                            \
+        void *p = interpose_alloc(libc_malloc2, n, 0, n, (uintptr_t)&entry_##mangled,          \
+                                  INTERPOSE_CALLER_RA, INTERPOSE_CALLER_CFA);                  \
         if (__builtin_expect(!p, 0))                                                           \
-            return next_name ? next_new(next_name, n) : NULL;                                  \
-        return interpose_track(p, n, (uintptr_t)&entry_##mangled, INTERPOSE_CALLER_RA,         \
-                               INTERPOSE_CALLER_CFA);                                          \
+            return next_new(next_name, n);                                                     \
+        return p;                                                                              \
     }                                                                                          \
     extern __typeof__(mangled) entry_##mangled __attribute__((alias(#mangled)));
 
@@ -57,7 +65,7 @@ static void *next_new_aligned(const char *name, size_t n, size_t align)
     void *mangled(size_t n, const void *tag)                                                   \
     {                                                                                          \
         (void)tag;                                                                             \
-        return interpose_track(__libc_malloc(n), n, (uintptr_t)&entry_##mangled,               \
+        return interpose_alloc(libc_malloc2, n, 0, n, (uintptr_t)&entry_##mangled,             \
                                INTERPOSE_CALLER_RA, INTERPOSE_CALLER_CFA);                     \
     }                                                                                          \
     extern __typeof__(mangled) entry_##mangled __attribute__((alias(#mangled)));
@@ -67,11 +75,11 @@ static void *next_new_aligned(const char *name, size_t n, size_t align)
     GS_EXPORT void *mangled(size_t n, size_t align);                                           \
     void *mangled(size_t n, size_t align)                                                      \
     {                                                                                          \
-        void *p = __libc_memalign(align, n);                                                   \
+        void *p = interpose_alloc(libc_memalign2, align, n, n, (uintptr_t)&entry_##mangled,    \
+                                  INTERPOSE_CALLER_RA, INTERPOSE_CALLER_CFA);                  \
         if (__builtin_expect(!p, 0))                                                           \
             return next_new_aligned(next_name, n, align);                                      \
-        return interpose_track(p, n, (uintptr_t)&entry_##mangled, INTERPOSE_CALLER_RA,         \
-                               INTERPOSE_CALLER_CFA);                                          \
+        return p;                                                                              \
     }                                                                                          \
     extern __typeof__(mangled) entry_##mangled __attribute__((alias(#mangled)));
 
@@ -82,7 +90,7 @@ static void *next_new_aligned(const char *name, size_t n, size_t align)
     void *mangled(size_t n, size_t align, const void *tag)                                     \
     {                                                                                          \
         (void)tag;                                                                             \
-        return interpose_track(__libc_memalign(align, n), n, (uintptr_t)&entry_##mangled,      \
+        return interpose_alloc(libc_memalign2, align, n, n, (uintptr_t)&entry_##mangled,       \
                                INTERPOSE_CALLER_RA, INTERPOSE_CALLER_CFA);                     \
     }                                                                                          \
     extern __typeof__(mangled) entry_##mangled __attribute__((alias(#mangled)));

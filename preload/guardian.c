@@ -421,3 +421,7 @@ void guardian_apply(struct guard_actions *acts)
     acts->a = NULL;
     spin_unlock(&guard.lock);
 }
+
+void guardian_atfork_prepare(void) { spin_lock(&guard.lock); }
+void guardian_atfork_parent(void) { spin_unlock(&guard.lock); }
+void guardian_atfork_child(void) { spin_reset(&guard.lock); }

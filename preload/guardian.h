@@ -65,4 +65,8 @@ void guardian_apply(struct guard_actions *acts);
 void guardian_release(void);
 void guardian_relock(void);
 
+void guardian_atfork_prepare(void);
+void guardian_atfork_parent(void);
+void guardian_atfork_child(void);
+
 #endif

@@ -156,7 +156,7 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
         place_locked(s, v);
         s->count++;
     }
-    s->live_bytes += size;
+    s->live_bytes += GS_MIN(size, HANDLE_MAX_SIZE); /* what remove will subtract */
     s->allocs++;
     spin_unlock(&s->lock);
     return true;
@@ -225,6 +225,18 @@ bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out)
         *out = (struct freed_block){ptr, fs->free_pc, fs->size, fs->stack};
     spin_unlock(&s->lock);
     return hit;
+}
+
+void handle_forget_freed_try(uintptr_t ptr)
+{
+    struct shard *s = shard_of(ptr);
+    uint64_t key = key_of(ptr);
+    if (!s->freed || !spin_trylock(&s->lock))
+        return;
+    struct freed_slot *fs = freed_slot_of(s, key);
+    if (fs && fs->key == key)
+        fs->key = 0;
+    spin_unlock(&s->lock);
 }
 
 bool handle_lookup(uintptr_t ptr, struct handle *out)

@@ -57,6 +57,9 @@ struct freed_block {
     stack_id stack;
 };
 bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out);
+/* Drops `ptr` from the recently-freed memory if its shard lock is free
+ * right now (an untracked block now lives there). Never waits. */
+void handle_forget_freed_try(uintptr_t ptr);
 
 /* Copies the handle of `ptr`. returns: false if not tracked. */
 bool handle_lookup(uintptr_t ptr, struct handle *out);

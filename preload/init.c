@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,10 @@
 #include "arena.h"
 #include "check.h"
 #include "depot.h"
+#include "guardian.h"
 #include "handle.h"
+#include "owners.h"
+#include "sys.h"
 #include "interpose.h"
 #include "live.h"
 #include "log.h"
@@ -37,6 +41,8 @@
 #include "world.h"
 
 atomic_int shim_state;
+atomic_int shim_forking;
+atomic_int shim_loader_users;
 
 static struct {
     uintptr_t ldso_lo, ldso_hi;
@@ -67,33 +73,59 @@ void init_degrade(const char *reason)
         log_error("disabled: %s; continuing without leak detection", reason);
 }
 
+/* Every shim lock, in lock.h's order: the child gets consistent tables
+ * and no lock held by a thread that does not exist in it. */
 static void atfork_prepare(void)
 {
+    atomic_store(&shim_forking, 1);
+    /* New allocations now pass through; let the ones inside the loader's
+     * lock leave it, or the child would inherit it locked. */
+    while (atomic_load(&shim_loader_users) > 0)
+        sched_yield();
     tls.in_shim++;
+    check_atfork_prepare();
+    scan_atfork_prepare();
     handle_atfork_prepare();
+    guardian_atfork_prepare();
     depot_atfork_prepare();
     modules_atfork_prepare();
     threads_atfork_prepare();
+    owners_atfork_prepare();
     arena_atfork_prepare();
+    sys_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+    sys_atfork_parent();
     arena_atfork_parent();
+    owners_atfork_parent();
     threads_atfork_parent();
     modules_atfork_parent();
     depot_atfork_parent();
+    guardian_atfork_parent();
     handle_atfork_parent();
+    scan_atfork_parent();
+    check_atfork_parent();
+    interpose_apply_deferred_frees();
+    atomic_store(&shim_forking, 0);
     tls.in_shim--;
 }
 
 static void atfork_child(void)
 {
+    sys_atfork_child();
     arena_atfork_child();
+    owners_atfork_child();
     threads_atfork_child();
     modules_atfork_child();
     depot_atfork_child();
+    guardian_atfork_child();
     handle_atfork_child();
+    scan_atfork_child();
+    check_atfork_child();
+    interpose_apply_deferred_frees();
+    atomic_store(&shim_forking, 0);
     tls.in_shim--;
     shmstats_atfork_child();
     live_atfork_child();

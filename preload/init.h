@@ -12,6 +12,20 @@ enum shim_state { ST_PREINIT = 0, ST_BOOTSTRAP, ST_READY, ST_DEGRADED };
 
 extern atomic_int shim_state;
 
+/* Set while a fork runs its atfork handlers: the forking thread holds every
+ * shim lock, and a thread interrupted inside glibc's malloc (holding an
+ * arena lock the fork waits for) may run a signal handler that allocates.
+ * Allocations then pass through and frees are deferred (interpose.c), so
+ * no thread waits for a shim lock while the fork waits for glibc's. */
+extern atomic_int shim_forking;
+
+/* Threads inside the loader's lock on the shim's behalf (libunwind and
+ * modules.c call dl_iterate_phdr from malloc). glibc does not reset that
+ * lock in a fork child, so the fork waits until none is inside. */
+extern atomic_int shim_loader_users;
+static inline void init_loader_enter(void) { atomic_fetch_add(&shim_loader_users, 1); }
+static inline void init_loader_exit(void) { atomic_fetch_sub(&shim_loader_users, 1); }
+
 /* True when allocations are to be tracked; initialises on first use.
  * While one thread initialises, others pass through untracked. */
 bool init_ensure_slow(void);

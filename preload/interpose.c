@@ -61,13 +61,51 @@ void interpose_init(void)
     libc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
 }
 
-/* Records a fresh block (interpose.h). */
-void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+/* A call that must go straight to glibc, untracked: the shim is not ready,
+ * or this thread is already inside it (the shim's own libraries, or a
+ * signal handler that interrupted the shim or glibc: the interrupted frame
+ * may hold a shim or glibc lock). */
+static inline bool pass_through(void)
 {
-    if (GS_UNLIKELY(!p) || !init_ready() || tls.in_shim)
-        return p;
+    return GS_UNLIKELY(tls.in_shim) || !init_ready() ||
+           GS_UNLIKELY(atomic_load_explicit(&shim_forking, memory_order_relaxed));
+}
+
+/* Frees made while a fork holds the shim's locks, applied after it. A
+ * free that does not fit leaves a stale handle, which the next allocation
+ * at that address replaces. */
+#define DEFERRED_FREES 4096
+static struct {
+    atomic_uint n;
+    uintptr_t p[DEFERRED_FREES];
+} deferred;
+
+void interpose_apply_deferred_frees(void)
+{
+    unsigned n = GS_MIN(atomic_exchange(&deferred.n, 0), DEFERRED_FREES);
+    for (unsigned i = 0; i < n; i++) {
+        struct handle h;
+        if (handle_remove(deferred.p[i], &h, 0) && (h.flags & (HF_FINALIZER | HF_GUARDED)))
+            guardian_forget(deferred.p[i]);
+    }
+}
+
+/* An untracked block at an address the shim saw freed: a later free of it
+ * is no double free. Best effort (never waits for a lock). */
+static void *untracked(void *p)
+{
+    if (p && atomic_load_explicit(&shim_state, memory_order_relaxed) == ST_READY)
+        handle_forget_freed_try((uintptr_t)p);
+    return p;
+}
+
+/* Records a fresh block. pre: tls.in_shim > 0 (taken before glibc was
+ * called, so a signal handler running meanwhile passes through). */
+static void record(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    if (GS_UNLIKELY(!p))
+        return;
     int saved = errno;
-    tls.in_shim++;
     stack_id st = unwind_stack(entry, ra0, cfa0);
     uint32_t flags = tls.disabled ? HF_IGNORED : 0;
     if (GS_UNLIKELY(init_pc_in_ldso(ra0)))
@@ -77,35 +115,63 @@ void *interpose_track(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uint
         init_degrade("the handle table cannot grow");
     else if (GS_UNLIKELY(tls.owner))
         owners_on_alloc(tls.owner, size);
-    tls.in_shim--;
     errno = saved;
-    return p;
 }
 
-/* Forgets a block that is about to be freed. */
-enum untrack interpose_untrack(void *p, uintptr_t free_pc)
+/* The body of every allocating entry point. `call` runs glibc. */
+#define TRACKED(call, size, entry, ra0, cfa0)                                                  \
+    ({                                                                                         \
+        void *p_;                                                                              \
+        if (pass_through()) {                                                                  \
+            p_ = untracked(call);                                                              \
+        } else {                                                                               \
+            tls.in_shim++;                                                                     \
+            p_ = (call);                                                                       \
+            record(p_, (size), (entry), (ra0), (cfa0));                                        \
+            tls.in_shim--;                                                                     \
+        }                                                                                      \
+        p_;                                                                                    \
+    })
+
+void *interpose_alloc(void *(*libc)(size_t, size_t), size_t a, size_t b, size_t size,
+                      uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    return TRACKED(libc(a, b), size, entry, ra0, cfa0);
+}
+
+enum untrack { UNTRACK_DONE, UNTRACK_UNKNOWN };
+
+/* Forgets a block about to be freed. pre: tls.in_shim > 0, shim ready. */
+static enum untrack untrack(void *p, uintptr_t free_pc)
 {
     struct handle h;
-    if (atomic_load_explicit(&shim_state, memory_order_relaxed) != ST_READY || tls.in_shim)
-        return UNTRACK_SKIPPED;
     if (!handle_remove((uintptr_t)p, &h, free_pc))
         return UNTRACK_UNKNOWN;
     if (GS_UNLIKELY(h.owner))
         owners_on_free(h.owner, h.size);
-    if (GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED))) {
-        tls.in_shim++;
+    if (GS_UNLIKELY(h.flags & (HF_FINALIZER | HF_GUARDED)))
         guardian_forget((uintptr_t)p);
-        tls.in_shim--;
-    }
     return UNTRACK_DONE;
 }
 
 void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
-    if (GS_UNLIKELY(interpose_untrack(p, ra0) == UNTRACK_UNKNOWN) &&
-        misuse_check(p, false, entry, ra0, cfa0))
-        return; /* reported; glibc must not see it */
-    __libc_free(p);
+    if (pass_through()) {
+        if (GS_UNLIKELY(atomic_load_explicit(&shim_forking, memory_order_relaxed)) &&
+            !tls.in_shim) {
+            unsigned i = atomic_fetch_add(&deferred.n, 1);
+            if (i < DEFERRED_FREES)
+                deferred.p[i] = (uintptr_t)p;
+        }
+        __libc_free(p);
+        return;
+    }
+    tls.in_shim++;
+    bool misuse =
+        untrack(p, ra0) == UNTRACK_UNKNOWN && misuse_check(p, false, entry, ra0, cfa0);
+    if (!misuse)
+        __libc_free(p); /* a reported misuse must not reach glibc */
+    tls.in_shim--;
 }
 
 size_t interpose_free_tracked(void *p, int poison)
@@ -124,7 +190,7 @@ size_t interpose_free_tracked(void *p, int poison)
 
 GS_EXPORT void *malloc(size_t n)
 {
-    return interpose_track(__libc_malloc(n), n, ENTRY(malloc), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_malloc(n), n, ENTRY(malloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void free(void *p)
@@ -138,20 +204,23 @@ GS_EXPORT void *calloc(size_t n, size_t m)
     size_t total;
     if (__builtin_mul_overflow(n, m, &total))
         return __libc_calloc(n, m); /* glibc sets ENOMEM and returns NULL */
-    return interpose_track(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
 }
 
 static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (!p)
-        return interpose_track(__libc_malloc(n), n, entry, ra0, cfa0);
-    if (n == 0 || !init_ready() || tls.in_shim) {
-        if (n == 0)
-            interpose_untrack(p, ra0); /* glibc frees p and returns NULL */
-        return __libc_realloc(p, n);
-    }
+        return TRACKED(__libc_malloc(n), n, entry, ra0, cfa0);
+    if (pass_through())
+        return untracked(__libc_realloc(p, n));
     int saved = errno;
     tls.in_shim++;
+    if (n == 0) {
+        untrack(p, ra0); /* glibc frees p and returns NULL */
+        void *r = __libc_realloc(p, 0);
+        tls.in_shim--;
+        return r;
+    }
     struct handle old;
     bool had = handle_lookup((uintptr_t)p, &old);
     if (!had && misuse_check(p, true, entry, ra0, cfa0)) {
@@ -207,27 +276,27 @@ GS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
         return EINVAL;
     int saved = errno;
-    void *p = __libc_memalign(align, n);
+    void *p = TRACKED(__libc_memalign(align, n), n, ENTRY(posix_memalign), CALLER_RA, CALLER_CFA);
     errno = saved;
     if (!p)
         return ENOMEM;
-    *out = interpose_track(p, n, ENTRY(posix_memalign), CALLER_RA, CALLER_CFA);
+    *out = p;
     return 0;
 }
 
 GS_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-    return interpose_track(__libc_memalign(align, n), n, ENTRY(aligned_alloc), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_memalign(align, n), n, ENTRY(aligned_alloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *memalign(size_t align, size_t n)
 {
-    return interpose_track(__libc_memalign(align, n), n, ENTRY(memalign), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_memalign(align, n), n, ENTRY(memalign), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *valloc(size_t n)
 {
-    return interpose_track(__libc_valloc(n), n, ENTRY(valloc), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_valloc(n), n, ENTRY(valloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT void *pvalloc(size_t n)
@@ -236,7 +305,7 @@ GS_EXPORT void *pvalloc(size_t n)
     size_t rounded = n ? (n + 4095) & ~(size_t)4095 : 4096;
     if (rounded < n)
         rounded = n;
-    return interpose_track(__libc_pvalloc(n), rounded, ENTRY(pvalloc), CALLER_RA, CALLER_CFA);
+    return TRACKED(__libc_pvalloc(n), rounded, ENTRY(pvalloc), CALLER_RA, CALLER_CFA);
 }
 
 GS_EXPORT size_t malloc_usable_size(void *p)

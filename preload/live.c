@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * live.c: the periodic / on-signal checker thread (live.h).
- * The thread blocks every signal, so the program's signals are never
- * delivered to it and the stop signal never has to stop it (it is the
- * scanner). The report signal's handler only bumps a counter and wakes
+ * The thread blocks every signal but the stop signal, so the program's
+ * signals are never delivered to it. The report signal's handler only bumps a counter and wakes
  * the thread with a futex: async-signal-safe, no allocation.
  * locks: none of its own; check.c's. STW: no. allocates: pthread stack. */
 #define _GNU_SOURCE
@@ -40,8 +39,11 @@ static void report_signal_handler(int sig)
 static void *live_main(void *arg)
 {
     (void)arg;
+    /* Every signal but the stop signal: a scan started by another thread
+     * (exit, gs_collect) stops this one like any other. */
     sigset_t all;
     sigfillset(&all);
+    sigdelset(&all, opt.stop_signal);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_setname_np(pthread_self(), "guardshim");
     /* Wakes for: a report signal, the next scan, the next stats tick. */

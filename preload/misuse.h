@@ -27,7 +27,7 @@ struct misuse {
 
 /* Called for a pointer that is not the start of a tracked block, from
  * free/delete (`is_realloc` false) or realloc, with the entry point's
- * frame. pre: the shim is ready and tls.in_shim == 0.
+ * frame. pre: the shim is ready; tls.in_shim > 0 (the caller's).
  * returns: true when `p` was misuse (reported): do not pass it to glibc. */
 bool misuse_check(void *p, bool is_realloc, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "init.h"
 #include "lock.h"
 
 #define MAX_MODULES 8192
@@ -152,8 +153,17 @@ static void sort_cur(void)
     }
 }
 
+static void refresh(void);
+
 /* pre: no shim lock held (it takes the loader lock). */
 void modules_refresh(void)
+{
+    init_loader_enter();
+    refresh();
+    init_loader_exit();
+}
+
+static void refresh(void)
 {
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(counters_cb, c);

@@ -77,3 +77,7 @@ void owners_counts(uint32_t id, struct owner_counts *out)
     out->total_allocs = __atomic_load_n(&o->total_allocs, __ATOMIC_RELAXED);
     out->total_frees = __atomic_load_n(&o->total_frees, __ATOMIC_RELAXED);
 }
+
+void owners_atfork_prepare(void) { spin_lock(&own.lock); }
+void owners_atfork_parent(void) { spin_unlock(&own.lock); }
+void owners_atfork_child(void) { spin_reset(&own.lock); }

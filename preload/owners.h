@@ -24,4 +24,8 @@ struct owner_counts {
 };
 void owners_counts(uint32_t id, struct owner_counts *out);
 
+void owners_atfork_prepare(void);
+void owners_atfork_parent(void);
+void owners_atfork_child(void);
+
 #endif

@@ -322,3 +322,7 @@ void scan_last_leaks(size_t *blocks, size_t *bytes)
     *bytes = scanner.last_bytes;
     spin_unlock(&scanner.lock);
 }
+
+void scan_atfork_prepare(void) { spin_lock(&scanner.lock); }
+void scan_atfork_parent(void) { spin_unlock(&scanner.lock); }
+void scan_atfork_child(void) { spin_reset(&scanner.lock); }

@@ -32,4 +32,8 @@ void scan_result_free(struct scan_result *r);
 size_t scan_count(void);
 void scan_last_leaks(size_t *blocks, size_t *bytes);
 
+void scan_atfork_prepare(void);
+void scan_atfork_parent(void);
+void scan_atfork_child(void);
+
 #endif

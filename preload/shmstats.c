@@ -90,11 +90,15 @@ void shmstats_publish(void)
     struct gs_shm_counters *c = &shm.pending;
     double now = (double)unix_ms();
     double dt = shm.last_ms ? (now - shm.last_ms) / 1e3 : 0;
-    c->allocs_per_s = dt > 0 ? (double)(t.total_allocs - shm.last_allocs) / dt : 0;
-    c->frees_per_s = dt > 0 ? (double)(t.total_frees - shm.last_frees) / dt : 0;
-    shm.last_ms = now;
-    shm.last_allocs = t.total_allocs;
-    shm.last_frees = t.total_frees;
+    /* Rates over at least half a second: a publish right after another
+     * (a scan's, then the tick's) keeps the previous rates. */
+    if (dt >= 0.5 || !shm.last_ms) {
+        c->allocs_per_s = dt > 0 ? (double)(t.total_allocs - shm.last_allocs) / dt : 0;
+        c->frees_per_s = dt > 0 ? (double)(t.total_frees - shm.last_frees) / dt : 0;
+        shm.last_ms = now;
+        shm.last_allocs = t.total_allocs;
+        shm.last_frees = t.total_frees;
+    }
     c->live_blocks = t.live_blocks;
     c->live_bytes = t.live_bytes;
     c->total_allocs = t.total_allocs;

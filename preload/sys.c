@@ -197,3 +197,11 @@ void sys_exit_child(int status)
     for (;;)
         syscall(SYS_exit_group, status);
 }
+
+void sys_atfork_prepare(void) { spin_lock(&maps.lock); }
+void sys_atfork_parent(void) { spin_unlock(&maps.lock); }
+void sys_atfork_child(void)
+{
+    atomic_store(&maps.holder, 0);
+    spin_reset(&maps.lock);
+}

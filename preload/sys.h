@@ -52,4 +52,8 @@ size_t sys_page_size(void);
  * bytes. returns: 0 or errno. */
 int sys_read_file(const char *path, char **buf, size_t *len, size_t *cap);
 
+void sys_atfork_prepare(void);
+void sys_atfork_parent(void);
+void sys_atfork_child(void);
+
 #endif

@@ -77,7 +77,9 @@ static void thread_exit_cb(void *arg)
 static void *thread_start(void *p)
 {
     struct trampoline t = *(struct trampoline *)p;
+    tls.in_shim++; /* a signal handler that mallocs must not meet the arena lock held */
     arena_free(p, sizeof t);
+    tls.in_shim--;
     pthread_attr_t a;
     if (pthread_getattr_np(pthread_self(), &a) == 0) {
         void *addr;
@@ -110,14 +112,19 @@ GS_EXPORT int pthread_create(pthread_t *thr, const pthread_attr_t *attr, void *(
         if (!reg.real_create)
             return EAGAIN;
     }
+    tls.in_shim++;
     struct trampoline *t = atomic_load(&shim_state) == ST_READY ? arena_alloc(sizeof *t) : NULL;
+    tls.in_shim--;
     if (!t)
         return reg.real_create(thr, attr, fn, arg);
     t->fn = fn;
     t->arg = arg;
     int r = reg.real_create(thr, attr, thread_start, t);
-    if (r != 0)
+    if (r != 0) {
+        tls.in_shim++;
         arena_free(t, sizeof *t);
+        tls.in_shim--;
+    }
     return r;
 }
 

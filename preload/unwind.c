@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "init.h"
 #include "options.h"
 #include "tstate.h"
 
@@ -137,7 +138,9 @@ fallback:
 static GS_NOINLINE unsigned fast_unwind(uintptr_t ra0, uintptr_t *out, unsigned max)
 {
     void *buf[DEPOT_MAX_FRAMES + 16];
+    init_loader_enter();
     int got = unw_backtrace(buf, (int)GS_MIN(max + 16, GS_ARRAY_LEN(buf)));
+    init_loader_exit();
     int first = 0;
     while (first < got && (uintptr_t)buf[first] != ra0)
         first++;
@@ -194,7 +197,9 @@ stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
     unsigned n;
     bool cacheable = false;
     if (hot) {
+        init_loader_enter();
         n = slow_unwind(ra0, cfa0, fr, c->depth, &cacheable);
+        init_loader_exit();
         for (unsigned i = 0; i < n; i++)
             pcs[i + 1] = fr[i].pc;
     } else {

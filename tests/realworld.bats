@@ -232,16 +232,16 @@ EOF
 	rw_assert_same
 	rw_assert_status23 1
 	# Debian 12's gcc 12.2 / binutils 2.40 leak at exit by design (they exit
-	# without freeing). Per process, bytes and blocks of all records: the
-	# same totals as valgrind --leak-check=full (definitely + indirectly +
-	# possibly lost) for gcc, cc1, as and ld. Only totals are asserted: which
-	# of ld's blocks are direct, indirect or possible depends on addresses
-	# (ASLR), as with valgrind. cc1's one block is the 8032-byte cpp buffer
-	# (xmalloc < _cpp_get_buff < cpp_create_reader), reached only through an
-	# interior pointer. sh execs ./hello, which is clean.
+	# without freeing). Per process, bytes and blocks of all records equal
+	# valgrind --leak-check=full's definitely + indirectly + possibly lost,
+	# run in the same environment, for all five processes. Only totals are
+	# asserted: which of ld's blocks are direct, indirect or possible depends
+	# on addresses (ASLR), as with valgrind. cc1's one block is the 8032-byte
+	# cpp buffer (xmalloc < _cpp_get_buff < cpp_create_reader), reached only
+	# through an interior pointer. sh execs ./hello, which is clean.
 	assert_equal "$(rw_totals)" "$(cat <<'EOF'
 cc1 8032 1
-collect2 1236 4
+collect2 1769 7
 hello 0 0
 x86_64-linux-gnu-as 150 14
 x86_64-linux-gnu-gcc-12 6277 45

@@ -8,6 +8,8 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Prints "guardshim CMD: MSG; usage: USAGE (see guardshim CMD --help)"
  * on stderr. returns: EXIT_USAGE. */

@@ -23,6 +23,8 @@ static const struct command {
 } commands[] = {
     {"run", cmd_run, "run a program under the shim and summarise its leaks"},
     {"report", cmd_report, "merge, filter, diff and convert JSON reports"},
+    {"stat", cmd_stat, "print a running process's live counters as JSON (shm_stats=1)"},
+    {"top", cmd_top, "watch a running process's live counters, like top (shm_stats=1)"},
 };
 
 static const char usage[] = "guardshim [--help | --version] COMMAND [ARGS...]";
@@ -42,7 +44,10 @@ static void print_help(void)
            "  guardshim run --json r.json -- ./app # also keep every process's report\n"
            "  guardshim report r.json              # full stacks, LeakSanitizer's shape\n"
            "  guardshim report -f sarif -o leaks.sarif r.json\n"
-           "  guardshim report -f svg -o leaks.svg r.json\n");
+           "  guardshim report -f svg -o leaks.svg r.json\n"
+           "  GUARDSHIM_OPTIONS=shm_stats=1:scan_interval=60 guardshim run -- ./server &\n"
+           "  guardshim top PID                    # live heap, rates, scans, top sites\n"
+           "  guardshim stat PID                   # the same once, as JSON\n");
 }
 
 int usage_error(const char *cmd, const char *use, const char *fmt, ...)

@@ -1,5 +1,5 @@
 /* Proves: with shm_stats=1 a running program's counters can be read from outside (guardshim stat/top) and /dev/shm/guardshim.<pid> exists (mode 0600) only while it runs: removed at a normal exit, left behind by _exit
- * Expect: BLOCKS STOPFILE [exit|_exit] [MAX_MS] → "pid N", "ready" once BLOCKS blocks of 48 B from shm_keep_block are live, churns malloc/free (shm_churn) until STOPFILE exists (or MAX_MS, default 20000), prints "segment present|absent" as seen from inside, then exit(0) (leaks:[], segment gone) or _exit(0) (segment stays) */
+ * Expect: BLOCKS STOPFILE [exit|_exit|leak] [MAX_MS] → "pid N", "ready" once BLOCKS blocks of 48 B from shm_keep_block are live, churns malloc/free (shm_churn) until STOPFILE exists (or MAX_MS, default 20000), prints "segment present|absent" as seen from inside, then exit(0) (leaks:[], segment gone), _exit(0) (segment stays) or leak: one kept block dropped, exit 23 with `direct shm_keep_block 48 1` (segment gone too) */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,7 +35,8 @@ int main(int argc, char **argv)
 {
 	int blocks = atoi(gs_test_arg(argc, argv, 1, "1000"));
 	const char *stopfile = gs_test_arg(argc, argv, 2, "/nonexistent/stop");
-	int use_exit = strcmp(gs_test_arg(argc, argv, 3, "exit"), "_exit") != 0;
+	const char *end = gs_test_arg(argc, argv, 3, "exit");
+	int use_exit = strcmp(end, "_exit") != 0, leak = strcmp(end, "leak") == 0;
 	double max_ms = atof(gs_test_arg(argc, argv, 4, "20000"));
 	if (blocks < 0 || blocks > MAXB)
 		return 2;
@@ -57,7 +58,9 @@ int main(int argc, char **argv)
 	gs_test_clear_stack();
 	if (!use_exit)
 		_exit(0);
-	for (int i = 0; i < blocks; i++)
+	for (int i = leak ? 1 : 0; i < blocks; i++)
 		free(kept[i]);
+	kept[0] = NULL;
+	gs_test_clear_stack();
 	return 0;
 }
