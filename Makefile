@@ -33,7 +33,8 @@ TPROGS := $(TPROG_C:tests/programs/%.c=$(B)/tests/%) $(TPROG_CXX:tests/programs/
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
-        bats-assert jq gcc g++ make pkg-config libxml2-utils chromium
+        bats-assert jq gcc g++ make pkg-config libxml2-utils chromium clang libclang-rt-14-dev \
+        sqlite3 git python3
 
 .PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
 all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
