@@ -15,8 +15,9 @@ extern atomic_int shim_state;
 /* Set while a fork runs its atfork handlers: the forking thread holds every
  * shim lock, and a thread interrupted inside glibc's malloc (holding an
  * arena lock the fork waits for) may run a signal handler that allocates.
- * Allocations then pass through and frees are deferred (interpose.c), so
- * no thread waits for a shim lock while the fork waits for glibc's. */
+ * The malloc path then waits for the fork a bounded time, after which
+ * allocations pass through and frees are deferred (interpose.c), so no
+ * thread waits forever for a shim lock while the fork waits for glibc's. */
 extern atomic_int shim_forking;
 
 /* Threads inside the loader's lock on the shim's behalf (libunwind and

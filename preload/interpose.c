@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 #include "interpose.h"
 #include "misuse.h"
 #include "owners.h"
+#include "sys.h"
 #include "tstate.h"
 #include "unwind.h"
 
@@ -65,10 +67,28 @@ void interpose_init(void)
  * or this thread is already inside it (the shim's own libraries, or a
  * signal handler that interrupted the shim or glibc: the interrupted frame
  * may hold a shim or glibc lock). */
+/* While a fork runs its handlers, wait for it (bounded): an untracked
+ * block could hide the blocks it points to. The bound matters for a
+ * signal handler on a thread interrupted inside glibc's malloc, which
+ * holds an arena lock the fork itself waits for: it passes through. */
+#define FORK_WAIT_MS 100.0
+
+static bool fork_in_progress(void)
+{
+    if (GS_LIKELY(!atomic_load_explicit(&shim_forking, memory_order_relaxed)))
+        return false;
+    double until = sys_now_ms() + FORK_WAIT_MS;
+    while (atomic_load_explicit(&shim_forking, memory_order_acquire)) {
+        if (sys_now_ms() > until)
+            return true;
+        sched_yield();
+    }
+    return false;
+}
+
 static inline bool pass_through(void)
 {
-    return GS_UNLIKELY(tls.in_shim) || !init_ready() ||
-           GS_UNLIKELY(atomic_load_explicit(&shim_forking, memory_order_relaxed));
+    return GS_UNLIKELY(tls.in_shim) || !init_ready() || GS_UNLIKELY(fork_in_progress());
 }
 
 /* Frees made while a fork holds the shim's locks, applied after it. A
@@ -158,7 +178,7 @@ void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (pass_through()) {
         if (GS_UNLIKELY(atomic_load_explicit(&shim_forking, memory_order_relaxed)) &&
-            !tls.in_shim) {
+            !tls.in_shim) { /* waited long enough: apply after the fork */
             unsigned i = atomic_fetch_add(&deferred.n, 1);
             if (i < DEFERRED_FREES)
                 deferred.p[i] = (uintptr_t)p;

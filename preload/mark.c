@@ -284,7 +284,37 @@ static void scan_words(struct heap *h, uintptr_t lo, uintptr_t hi, bool strong)
     }
 }
 
+/* Marks from `n` words already copied out of the process's memory. */
+static void scan_words_values(struct heap *h, const uintptr_t *w, size_t n)
+{
+    scan_words(h, (uintptr_t)w, (uintptr_t)(w + n), true);
+}
+
 void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi) { scan_words(h, lo, hi, true); }
+
+/* Memory a thread the stop could not reach may unmap or protect meanwhile
+ * (glibc trims arena heaps with PROT_NONE, an exiting thread frees cached
+ * stacks): read it through the kernel, which reports a hole instead of
+ * faulting, and skip the hole. */
+#define SAFE_CHUNK 65536
+
+void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi)
+{
+    static uintptr_t buf[SAFE_CHUNK / sizeof(uintptr_t)]; /* scans are serialised */
+    lo = (lo + 7) & ~(uintptr_t)7;
+    while (lo + 8 <= hi) {
+        size_t want = GS_MIN(hi - lo, (uintptr_t)SAFE_CHUNK) & ~(size_t)7;
+        long got = sys_read_self(buf, lo, want);
+        if (got < 0) { /* the kernel would not help: read directly */
+            scan_words(h, lo, hi, true);
+            return;
+        }
+        scan_words_values(h, buf, (size_t)got / 8);
+        lo += (size_t)got;
+        if ((size_t)got < want) /* a hole: skip its page */
+            lo = (lo | 4095) + 1;
+    }
+}
 
 void mark_block_root(struct heap *h, size_t i)
 {

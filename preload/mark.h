@@ -67,6 +67,8 @@ long heap_find(const struct heap *h, uintptr_t v);
 
 /* Marks what words in [lo, hi) reach (a root range). STW. */
 void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi);
+/* The same for memory that may vanish under the scan; holes are skipped. */
+void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi);
 /* Marks block i as reached (a root block: ignored, ld.so, guarded). STW. */
 void mark_block_root(struct heap *h, size_t i);
 /* Propagates until both mark stacks are empty. STW. */

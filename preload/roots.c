@@ -307,7 +307,7 @@ static void mark_mapping(const struct roots *r, struct heap *h, const struct wor
     while (cur < m->hi) {
         struct root_range x = next_exclusion(r, h, cur, m->hi);
         if (x.lo > cur)
-            mark_range(h, cur, GS_MIN(x.lo, m->hi));
+            mark_range_safe(h, cur, GS_MIN(x.lo, m->hi));
         cur = GS_MAX(cur, x.hi);
     }
 }
@@ -332,7 +332,7 @@ void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_
     for (unsigned i = 0; i < w->n_unstopped; i++)
         for (size_t s = 0; s < r->n_stacks; s++)
             if (r->stacks[s].tid == w->unstopped[i])
-                mark_checked(r, h, r->stacks[s].stack_lo, r->stacks[s].stack_hi);
+                mark_range_safe(h, r->stacks[s].stack_lo, r->stacks[s].stack_hi);
     if (opt.scan_mappings)
         for (size_t i = 0; i < r->n_maps; i++)
             mark_mapping(r, h, w, &r->maps[i], self_sp);

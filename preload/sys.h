@@ -29,6 +29,12 @@ void sys_release_maps(void);
 /* In a snapshot child: this (new) thread becomes the holder. */
 void sys_adopt_maps(void);
 
+/* Copies [src, src+len) of this process into dst through the kernel
+ * (process_vm_readv): a page that is gone or protected ends the copy
+ * instead of faulting. returns: bytes copied (0 when the first page is
+ * gone), or -1 when the kernel refuses the call (seccomp, old kernel). */
+long sys_read_self(void *dst, uintptr_t src, size_t len);
+
 /* A copy-on-write child of this process that runs only the calling
  * thread: a raw clone, so no atfork handler runs, and with no exit signal,
  * so the program's SIGCHLD handling and waitpid(-1) never see it.
