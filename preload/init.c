@@ -77,14 +77,15 @@ void init_degrade(const char *reason)
  * and no lock held by a thread that does not exist in it. */
 static void atfork_prepare(void)
 {
-    atomic_store(&shim_forking, 1);
-    /* New allocations now pass through; let the ones inside the loader's
-     * lock leave it, or the child would inherit it locked. */
-    while (atomic_load(&shim_loader_users) > 0)
-        sched_yield();
     tls.in_shim++;
     check_atfork_prepare();
     scan_atfork_prepare();
+    /* From here the malloc path waits for the fork (interpose.c); let the
+     * threads inside the loader's lock on our behalf leave it, or the child
+     * would inherit it locked. */
+    atomic_store(&shim_forking, 1);
+    while (atomic_load(&shim_loader_users) > 0)
+        sched_yield();
     handle_atfork_prepare();
     guardian_atfork_prepare();
     depot_atfork_prepare();

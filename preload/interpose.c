@@ -71,7 +71,7 @@ void interpose_init(void)
  * block could hide the blocks it points to. The bound matters for a
  * signal handler on a thread interrupted inside glibc's malloc, which
  * holds an arena lock the fork itself waits for: it passes through. */
-#define FORK_WAIT_MS 100.0
+#define FORK_WAIT_MS 2000.0
 
 static bool fork_in_progress(void)
 {
