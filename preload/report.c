@@ -408,9 +408,9 @@ static void json_frame(struct json *j, const struct frame *f)
     json_end_object(j);
 }
 
-static void json_stack(struct json *j, stack_id stack)
+static void json_stack(struct json *j, const char *key, stack_id stack)
 {
-    json_begin_array(j, "stack");
+    json_begin_array(j, key);
     const uintptr_t *pcs;
     const uint16_t *mods;
     unsigned nf = stack_frames(stack, &pcs, &mods);
@@ -476,7 +476,7 @@ static void write_json(struct outbuf *o, const struct scan_result *r, enum repor
             json_bool(&j, "grown", true);
         if (rec->owner)
             json_uint(&j, "owner", rec->owner);
-        json_stack(&j, rec->stack);
+        json_stack(&j, "stack", rec->stack);
         json_end_object(&j);
     }
     for (size_t i = 0; r && i < r->n_growing; i++) {
@@ -486,7 +486,7 @@ static void write_json(struct outbuf *o, const struct scan_result *r, enum repor
         json_uint(&j, "bytes", g->bytes);
         json_uint(&j, "blocks", g->blocks);
         json_double(&j, "growth_bytes_per_s", g->bytes_per_s, 1);
-        json_stack(&j, g->stack);
+        json_stack(&j, "stack", g->stack);
         json_end_object(&j);
     }
     json_end_array(&j);
@@ -686,19 +686,9 @@ static void misuse_json_write(struct outbuf *o, const struct misuse *m)
         json_hex(&j, "block", m->block);
         json_uint(&j, "size", m->size);
     }
-    json_stack(&j, m->where);
-    if (m->alloc) {
-        json_begin_array(&j, "alloc_stack");
-        const uintptr_t *pcs;
-        const uint16_t *mods;
-        unsigned nf = stack_frames(m->alloc, &pcs, &mods);
-        for (unsigned k = 0; k < nf; k++) {
-            struct frame f;
-            frame_resolve(pcs, mods, k, &f);
-            json_frame(&j, &f);
-        }
-        json_end_array(&j);
-    }
+    json_stack(&j, "stack", m->where);
+    if (m->alloc)
+        json_stack(&j, "alloc_stack", m->alloc);
     if (m->free_pc) {
         json_begin_array(&j, "free_stack");
         struct frame f;
