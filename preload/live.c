@@ -24,6 +24,7 @@
 
 static struct {
     atomic_int requests; /* report_signal deliveries not yet served */
+    atomic_int started;  /* the thread runs with its signal mask set */
     bool running;
 } live;
 
@@ -44,7 +45,9 @@ static void *live_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     sigdelset(&all, opt.stop_signal);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    atomic_store(&live.started, 1);
+    sys_futex_wake((int *)&live.started, 1);
     pthread_setname_np(pthread_self(), "guardshim");
     /* Wakes for: a report signal, the next scan, the next stats tick. */
     double period_ms = opt.scan_interval > 0 ? opt.scan_interval * 1e3 : -1;
@@ -96,6 +99,11 @@ static void start_thread(void)
     if (err)
         log_error("cannot start the periodic checker: %s", strerror(err));
     live.running = err == 0;
+    /* Until it has set its mask, glibc keeps a new thread's signals blocked:
+     * a scan in that window (an early exit) could not stop it. */
+    double until = sys_now_ms() + 1000;
+    while (live.running && !atomic_load(&live.started) && sys_now_ms() < until)
+        sys_futex_wait((int *)&live.started, 0, 10000000);
 }
 
 void live_start(void)
@@ -116,6 +124,7 @@ void live_start(void)
 void live_atfork_child(void)
 {
     atomic_store(&live.requests, 0);
+    atomic_store(&live.started, 0);
     if (live.running)
         start_thread();
 }
