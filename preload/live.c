@@ -121,10 +121,13 @@ void live_start(void)
         start_thread();
 }
 
+/* No thread is started here: creating one inside an atfork child handler
+ * of a multithreaded parent is not safe (only async-signal-safe calls
+ * are), so periodic checks stay with the process that loaded the shim;
+ * the child still gets its own exit check. */
 void live_atfork_child(void)
 {
     atomic_store(&live.requests, 0);
     atomic_store(&live.started, 0);
-    if (live.running)
-        start_thread();
+    live.running = false;
 }

@@ -11,7 +11,8 @@
  * for them. Call from the constructor, not from inside malloc. */
 void live_start(void);
 
-/* In a fork child: the thread did not survive the fork; start another. */
+/* In a fork child: the thread did not survive the fork and is not
+ * restarted (see live.c); the child keeps its exit check. */
 void live_atfork_child(void);
 
 #endif
