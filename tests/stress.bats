@@ -93,7 +93,7 @@ stress_check() {
 	stress_check
 	local scans
 	scans="$(sed -n 's/^scans //p' <<<"$output")"
-	[ "${scans:-0}" -ge 1 ] || fail "no background scan ran in 3 s (scans=${scans:-?})"
+	[ "${scans:-0}" -ge 1 ] || fail "no background scan ran (scans=${scans:-?})"
 }
 
 @test "creating+joining threads while gs_collect loops (scan of mappings that change under it) (#7)" {
