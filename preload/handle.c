@@ -83,8 +83,6 @@ static void unpack(const struct slot *sl, struct handle *h)
     h->stack = (stack_id)(sl->w1 >> 40);
 }
 
-int handle_init(void) { return 0; }
-
 /* Finds the slot of `key`, or NULL. pre: shard locked. */
 static struct slot *find_locked(struct shard *s, uint64_t key)
 {

@@ -36,9 +36,6 @@ struct handle {
     uint32_t owner;
 };
 
-/* Maps the shards' directory. returns: 0 or errno. Not thread-safe: init only. */
-int handle_init(void);
-
 /* Inserts a handle for a new block (replacing a stale one at that address).
  * returns: false when the table could not grow (the caller degrades).
  * locks: the block's shard. */

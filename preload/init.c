@@ -139,7 +139,7 @@ static bool do_init(void)
     interpose_init();
     threads_init();
     roots_init();
-    if (handle_init() || unwind_init() || world_init()) {
+    if (unwind_init() || world_init()) {
         init_degrade("initialisation failed");
         return false;
     }

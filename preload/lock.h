@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT
  * lock.h: the shim's locks. Never allocate, never call libc.
  *
- * Lock order (outer first); a thread holding one may only take those below:
- *   1. the loader lock (taken by dl_iterate_phdr around a scan)
- *   2. scan lock (scan.c: one scan at a time)
- *   3. handle shard locks, in index order (handle.c)
- *   4. guardian lock (guardian.c)
- *   5. depot lock (depot.c) -> modules lock (modules.c) -> loader lock is
- *      NOT allowed below 2: depot_put runs only outside a scan, from malloc
- *   6. registry lock (threads.c), arena lock (arena.c), maps lock (sys.c)
+ * Lock order (outer first); a thread holding one may only take those below
+ * (atfork_prepare in init.c takes them all in this order):
+ *   1. check lock (check.c: one report at a time)
+ *   2. scanner lock (scan.c: one scan at a time)
+ *   3. the loader lock (the scan runs inside dl_iterate_phdr)
+ *   4. handle shard locks, in index order (handle.c)
+ *   5. guardian lock (guardian.c)
+ *   6. depot lock (depot.c), modules lock (modules.c), registry lock
+ *      (threads.c), owners lock (owners.c), arena lock (arena.c), maps lock
+ *      (sys.c): leaves, never held while taking another shim lock.
+ * modules.c takes its lock inside the loader lock, never the reverse, and
+ * depot_put resolves modules before taking the depot lock, because a
+ * thread inside dlopen holds the loader lock and may call malloc.
  * No lock is held while calling out of the shim. */
 #ifndef GS_LOCK_H
 #define GS_LOCK_H

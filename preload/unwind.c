@@ -46,15 +46,9 @@ struct unwind_cache {
     struct cache_frame frames[]; /* CACHE_WAYS * depth */
 };
 
-/* libunwind's per-thread register-state cache holds 128 PCs by default; a
- * miss there masks all signals (two sigprocmask calls) around its
- * dl_iterate_phdr. Big programs (a compiler) touch thousands of PCs. */
-#define LIBUNWIND_CACHE_ENTRIES 16384
-
 int unwind_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    unw_set_cache_size(unw_local_addr_space, LIBUNWIND_CACHE_ENTRIES, 0);
     return 0;
 }
 
