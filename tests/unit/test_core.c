@@ -1553,7 +1553,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < 6; i++)
         addr_mul_inv *= 2 - ADDR_MUL * addr_mul_inv;
     opt_parse(NULL);
-    handle_init();
     fheap_init();
     for (size_t i = 0; i < GS_ARRAY_LEN(tests); i++)
         if (!t.filter || strstr(tests[i].name, t.filter))
