@@ -4,8 +4,10 @@
  * into one chain from a global (all reachable), then R rounds of: change 1%
  * of the heap's pages (one word written in blocks spread over CHANGE_PCT % of
  * the pages), raise the report signal (report_signal=SIGUSR2, the same path as
- * a scan_interval tick: a periodic scan), wait until the scan has ended
- * (gs_get_stats().scans) and take the round's longest pause.
+ * a scan_interval tick: a periodic scan), keep writing to the same blocks
+ * every 20 ms until the scan has ended (gs_get_stats().scans), so that a scan
+ * running alongside the program sees those pages change under it, and take
+ * the round's longest pause.
  *
  * The pause is what a thread of the program sees: a "ticker" thread spins on
  * clock_gettime(CLOCK_MONOTONIC) and keeps the longest gap between two
@@ -89,6 +91,15 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* One word written in each chosen block (never word 0, the chain link). */
+static void change(const size_t *chosen, size_t touch, size_t size)
+{
+    for (size_t k = 0; k < touch; k++) {
+        char *b = blocks[chosen[k]];
+        ((uint64_t *)b)[1 + (k % (size / 8 - 1 ? size / 8 - 1 : 1))] = rnd() | 1;
+    }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -149,19 +160,24 @@ int main(int argc, char **argv)
     size_t heap_pages = (size_t)((double)n * (double)size / PAGE);
     size_t touch = (size_t)((double)heap_pages * change_pct / 100.0);
     double *pause = calloc((size_t)rounds, sizeof *pause);
+    size_t *chosen = calloc(touch ? touch : 1, sizeof *chosen);
     double wall_ms_sum = 0;
     for (int r = 0; r < rounds; r++) {
-        for (size_t k = 0; k < touch; k++) {
-            char *b = blocks[rnd() % n];
-            ((uint64_t *)b)[1 + (k % (size / 8 - 1 ? size / 8 - 1 : 1))] = rnd() | 1;
-        }
+        for (size_t k = 0; k < touch; k++)
+            chosen[k] = rnd() % n;
+        change(chosen, touch, size);
         sleep_ms(100);
         size_t s0 = scans();
         atomic_store(&max_gap_ns, 0);
-        uint64_t ts = now_ns();
+        uint64_t ts = now_ns(), last = ts;
         raise(SIGUSR2);
-        while (scans() == s0)
+        while (scans() == s0) {
             sleep_ms(1);
+            if (now_ns() - last >= 20000000u) {
+                change(chosen, touch, size);
+                last = now_ns();
+            }
+        }
         double wall_ms = (double)(now_ns() - ts) / 1e6;
         sleep_ms(50);
         pause[r] = (double)atomic_exchange(&max_gap_ns, 0) / 1e6;

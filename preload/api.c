@@ -35,7 +35,8 @@ static uintptr_t collect_cb(uintptr_t sp, void *arg)
     tls.in_shim++;
     struct scan_result r;
     struct scan_stats st;
-    struct scan_opts o = {sp, opt.reclaim != 0, opt.scan_mode == SCAN_MODE_SNAPSHOT};
+    struct scan_opts o = {sp, opt.reclaim != 0, opt.scan_mode == SCAN_MODE_SNAPSHOT,
+                          opt.scan_mode == SCAN_MODE_INCREMENTAL};
     size_t newly = 0;
     if (scan_run(&r, &o, &st) == 0) {
         newly = st.newly_unreachable;

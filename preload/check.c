@@ -57,7 +57,8 @@ int check_run(enum report_trigger trigger, uintptr_t self_sp, bool only_new,
     struct scan_opts o = {
         self_sp, trigger != TRIGGER_EXIT && opt.reclaim,
         trigger != TRIGGER_EXIT && (opt.scan_mode == SCAN_MODE_SNAPSHOT ||
-                                    (opt.scan_mode == SCAN_MODE_AUTO && periodic))};
+                                    (opt.scan_mode == SCAN_MODE_AUTO && periodic)),
+        trigger != TRIGGER_EXIT && opt.scan_mode == SCAN_MODE_INCREMENTAL};
     int err = scan_run(&r, &o, NULL);
     if (err) {
         log_error("leak check failed: %s", strerror(err));

@@ -334,3 +334,29 @@ void handle_atfork_child(void)
     for (int i = 0; i < NSHARDS; i++)
         spin_reset(&table.shards[i].lock);
 }
+
+bool handle_lookup_locked(uintptr_t ptr, struct handle *out)
+{
+    if (ptr & 15)
+        return false;
+    struct slot *sl = find_locked(shard_of(ptr), key_of(ptr));
+    if (sl)
+        unpack(sl, out);
+    return sl != NULL;
+}
+
+void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx)
+{
+    for (int i = 0; i < NSHARDS; i++) {
+        struct shard *s = &table.shards[i];
+        spin_lock(&s->lock);
+        for (size_t j = 0; j < s->cap; j++) {
+            if (s->slots[j].w0) {
+                struct handle h;
+                unpack(&s->slots[j], &h);
+                fn(&h, ctx);
+            }
+        }
+        spin_unlock(&s->lock);
+    }
+}

@@ -74,6 +74,11 @@ void handle_unlock_all(void);
 size_t handle_count_locked(void);
 /* Calls fn for every handle. pre: handle_lock_all held. STW-safe. */
 void handle_for_each_locked(void (*fn)(const struct handle *h, void *ctx), void *ctx);
+/* The same, one shard lock at a time (the world keeps running): a block
+ * allocated or freed meanwhile may or may not be visited. */
+void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx);
+/* handle_lookup for a caller holding every shard lock (handle_lock_all). */
+bool handle_lookup_locked(uintptr_t ptr, struct handle *out);
 /* Sets/clears flag bits on a handle. pre: handle_lock_all held. STW-safe. */
 void handle_update_locked(uintptr_t ptr, uint32_t set, uint32_t clear);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gate.h"
 #include "guardian.h"
 #include "handle.h"
 #include "init.h"
@@ -135,6 +136,10 @@ static void record(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr
         init_degrade("the handle table cannot grow");
     else if (GS_UNLIKELY(tls.owner))
         owners_on_alloc(tls.owner, size);
+    /* After the insert: a scan whose snapshot missed p opened the gate
+     * before copying p's shard (gate.h). */
+    if (gate_open_now())
+        gate_note_young((uintptr_t)p);
     errno = saved;
 }
 
@@ -183,14 +188,17 @@ void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
             if (i < DEFERRED_FREES)
                 deferred.p[i] = (uintptr_t)p;
         }
-        __libc_free(p);
+        if (!(gate_open_now() && gate_defer_free(p)))
+            __libc_free(p);
         return;
     }
     tls.in_shim++;
     bool misuse =
         untrack(p, ra0) == UNTRACK_UNKNOWN && misuse_check(p, false, entry, ra0, cfa0);
-    if (!misuse)
-        __libc_free(p); /* a reported misuse must not reach glibc */
+    /* a reported misuse must not reach glibc; a concurrent mark may be
+     * reading p (the untrack came after its snapshot): defer it */
+    if (!misuse && !(gate_open_now() && gate_defer_free(p)))
+        __libc_free(p);
     tls.in_shim--;
 }
 
@@ -204,7 +212,8 @@ size_t interpose_free_tracked(void *p, int poison)
     if (h.flags & (HF_FINALIZER | HF_GUARDED))
         guardian_forget((uintptr_t)p);
     memset(p, poison, h.size);
-    __libc_free(p);
+    if (!(gate_open_now() && gate_defer_free(p)))
+        __libc_free(p);
     return h.size;
 }
 
@@ -227,17 +236,39 @@ GS_EXPORT void *calloc(size_t n, size_t m)
     return TRACKED(__libc_calloc(n, m), total, ENTRY(calloc), CALLER_RA, CALLER_CFA);
 }
 
+/* realloc while the gate is open (gate.h): never in place, the old block
+ * stays mapped until the gate closes. The caller frees (or defers) `p`. */
+static void *realloc_by_copy(void *p, size_t n, size_t old_size)
+{
+    void *q = __libc_malloc(n);
+    if (q)
+        memcpy(q, p, GS_MIN(old_size, n));
+    return q;
+}
+
+static void *realloc_untracked(void *p, size_t n)
+{
+    if (!gate_open_now())
+        return untracked(__libc_realloc(p, n));
+    void *q = n ? realloc_by_copy(p, n, libc_usable_size ? libc_usable_size(p) : 0) : NULL;
+    if ((q || !n) && !gate_defer_free(p))
+        __libc_free(p);
+    return untracked(q);
+}
+
 static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (!p)
         return TRACKED(__libc_malloc(n), n, entry, ra0, cfa0);
     if (pass_through())
-        return untracked(__libc_realloc(p, n));
+        return realloc_untracked(p, n);
     int saved = errno;
     tls.in_shim++;
     if (n == 0) {
         untrack(p, ra0); /* glibc frees p and returns NULL */
-        void *r = __libc_realloc(p, 0);
+        void *r = NULL;
+        if (!(gate_open_now() && gate_defer_free(p)))
+            r = __libc_realloc(p, 0);
         tls.in_shim--;
         return r;
     }
@@ -250,8 +281,14 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
     }
     stack_id st = unwind_stack(entry, ra0, cfa0);
     tls.inflight_old = (uintptr_t)p;
-    void *q = __libc_realloc(p, n);
+    /* Announced, then the gate checked: gate_open waits for this realloc
+     * if it missed the gate, until p's handle is gone (gate.h). */
+    unsigned gate_shard = gate_realloc_enter();
+    bool copied = atomic_load(&gate_is_open);
+    void *q = copied ? realloc_by_copy(p, n, had ? old.size : libc_usable_size(p))
+                     : __libc_realloc(p, n);
     if (!q) {
+        gate_realloc_leave(gate_shard);
         tls.inflight_old = 0;
         tls.in_shim--;
         return NULL; /* p is untouched; glibc set errno */
@@ -261,14 +298,19 @@ static void *realloc_impl(void *p, size_t n, uintptr_t entry, uintptr_t ra0, uin
     struct handle gone;
     if (had && handle_remove((uintptr_t)p, &gone, ra0) && gone.owner)
         owners_on_free(gone.owner, gone.size);
+    gate_realloc_leave(gate_shard);
     uint32_t flags = had ? old.flags & (HF_IGNORED | HF_ROOT) : (tls.disabled ? HF_IGNORED : 0);
     if (had && (old.flags & (HF_FINALIZER | HF_GUARDED)))
         guardian_forget((uintptr_t)p);
     uint32_t owner = had ? old.owner : tls.owner;
+    if (copied && !gate_defer_free(p))
+        __libc_free(p);
     if (((uintptr_t)q & 15) || !handle_insert((uintptr_t)q, n, st, flags, owner))
         init_degrade("the handle table cannot grow");
     else if (owner)
         owners_on_alloc(owner, n);
+    if (gate_open_now()) /* after the insert, before inflight_new clears: see record() */
+        gate_note_young((uintptr_t)q);
     tls.inflight_new = 0;
     tls.inflight_old = 0;
     tls.in_shim--;

@@ -38,6 +38,7 @@ struct scan_result {
     size_t reachable_bytes, reachable_blocks;
     double scan_ms;             /* wall time of the scan, world stopped or not */
     double pause_ms;            /* how long the program's threads were stopped */
+    double stop_ms;             /* of which: stopping them (signal to last acknowledgement) */
     struct growth_site growing[SCAN_MAX_GROWING]; /* new growing sites (live reports) */
     size_t n_growing;
 };

@@ -68,6 +68,7 @@ static struct region *region_add(struct heap *h, uintptr_t addr)
 struct fill_ctx {
     struct sblock *out;
     size_t n, cap;
+    bool overflow;
 };
 
 static void fill_cb(const struct handle *hd, void *ctx)
@@ -76,6 +77,8 @@ static void fill_cb(const struct handle *hd, void *ctx)
     if (f->n < f->cap)
         f->out[f->n++] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->owner,
                                          (uint8_t)hd->flags, BS_UNREACHED};
+    else
+        f->overflow = true;
 }
 
 /* LSD radix sort on bits 4..51 of the start address (16-byte aligned
@@ -108,27 +111,34 @@ static inline uintptr_t block_last(const struct sblock *b)
     return b->size ? b->start + b->size - 1 : b->start;
 }
 
-int heap_build(struct heap *h)
+/* Maps the snapshot array for `cap` blocks and the mark's buffers. */
+static int heap_alloc(struct heap *h, size_t cap)
 {
     memset(h, 0, sizeof *h);
-    size_t cap = handle_count_locked();
-    size_t bytes = (cap ? cap : 1) * sizeof(struct sblock);
-    h->blocks = sys_map(bytes, false);
-    struct sblock *tmp = sys_map(bytes, false);
+    h->cap = cap ? cap : 1;
+    h->blocks = sys_map(h->cap * sizeof(struct sblock), false);
     h->cands = sys_map(BATCH * sizeof(struct candidate), false);
     h->n_regions_cap = 1024;
     h->regions = sys_map(h->n_regions_cap * sizeof(struct region), false);
     h->stack_cap = h->pstack_cap = 1 << 16;
     h->stack = sys_map(h->stack_cap * sizeof(size_t), false);
     h->pstack = sys_map(h->pstack_cap * sizeof(size_t), false);
-    if (!h->blocks || !tmp || !h->cands || !h->regions || !h->stack || !h->pstack) {
-        sys_unmap(tmp, bytes);
+    if (!h->blocks || !h->cands || !h->regions || !h->stack || !h->pstack) {
         heap_free(h);
         return ENOMEM;
     }
-    struct fill_ctx f = {h->blocks, 0, cap};
-    handle_for_each_locked(fill_cb, &f);
-    h->n = f.n;
+    return 0;
+}
+
+/* Sorts the filled snapshot and builds the granule index. */
+static int heap_index(struct heap *h)
+{
+    size_t bytes = h->cap * sizeof(struct sblock);
+    struct sblock *tmp = sys_map(bytes, false);
+    if (!tmp) {
+        heap_free(h);
+        return ENOMEM;
+    }
     sort_blocks(h->blocks, tmp, h->n);
     sys_unmap(tmp, bytes);
     h->mapped_bytes += 2 * bytes;
@@ -158,6 +168,37 @@ int heap_build(struct heap *h)
     return 0;
 }
 
+int heap_build(struct heap *h)
+{
+    int err = heap_alloc(h, handle_count_locked());
+    if (err)
+        return err;
+    struct fill_ctx f = {h->blocks, 0, h->cap, false};
+    handle_for_each_locked(fill_cb, &f);
+    h->n = f.n;
+    return heap_index(h);
+}
+
+/* Room for blocks allocated while the shards are copied one by one. */
+#define LIVE_SLACK(n) ((n) / 8 + 65536)
+
+int heap_build_live(struct heap *h)
+{
+    struct handle_totals t;
+    handle_totals(&t);
+    int err = heap_alloc(h, t.live_blocks + LIVE_SLACK(t.live_blocks));
+    if (err)
+        return err;
+    struct fill_ctx f = {h->blocks, 0, h->cap, false};
+    handle_for_each_shard(fill_cb, &f);
+    h->n = f.n;
+    if (f.overflow) {
+        heap_free(h);
+        return ENOSPC;
+    }
+    return heap_index(h);
+}
+
 void heap_free(struct heap *h)
 {
     if (h->regions) {
@@ -166,8 +207,7 @@ void heap_free(struct heap *h)
                 sys_unmap(h->regions[i].map, GRANULES_PER_REGION * sizeof(uint32_t));
         sys_unmap(h->regions, h->n_regions_cap * sizeof(struct region));
     }
-    size_t cap = h->n ? h->n : 1;
-    sys_unmap(h->blocks, cap * sizeof(struct sblock));
+    sys_unmap(h->blocks, h->cap * sizeof(struct sblock));
     sys_unmap(h->cands, BATCH * sizeof(struct candidate));
     sys_unmap(h->stack, h->stack_cap * sizeof(size_t));
     sys_unmap(h->pstack, h->pstack_cap * sizeof(size_t));
@@ -244,8 +284,9 @@ static void flush(struct heap *h)
             if (v > block_last(b))
                 continue;
             /* glibc's own state (arena top, bins) names the next chunk's
-             * header, which may overlap this block's last word. */
-            if (v == glibc_next_chunk(b->start))
+             * header, which may overlap this block's last word (and only
+             * that one: reading the chunk header costs a cache miss). */
+            if (v + 8 >= b->start + b->size && v == glibc_next_chunk(b->start))
                 break;
             if (h->cands[k].strong && is_start_pointer(b, v)) {
                 if (b->state != BS_REACHED) {
@@ -322,6 +363,63 @@ void mark_block_root(struct heap *h, size_t i)
         h->blocks[i].state = BS_REACHED;
         push_reached(h, i);
     }
+}
+
+/* Index of the first block starting at or after `a`. */
+size_t heap_first_from(const struct heap *h, uintptr_t a)
+{
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->blocks[mid].start < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Block i was scanned whole already: only its words in [lo, hi) changed. */
+static void rescan_part(struct heap *h, size_t i, uintptr_t lo, uintptr_t hi)
+{
+    const struct sblock *b = &h->blocks[i];
+    if (b->state != BS_REACHED && b->state != BS_POSSIBLE)
+        return;
+    uintptr_t from = GS_MAX(lo, b->start), to = GS_MIN(hi, b->start + b->size);
+    if (from < to)
+        scan_words(h, from, to, b->state == BS_REACHED);
+}
+
+void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi)
+{
+    /* The granule index names the first block that may overlap [lo, hi):
+     * no binary search (a page rescan must cost the page, not log n
+     * cache misses). */
+    size_t first = h->n;
+    uintptr_t a = GS_MAX(lo, h->lo) & ~(((uintptr_t)1 << GRANULE_SHIFT) - 1);
+    while (a < hi && a <= h->hi) {
+        const struct region *r = region_get(h, a);
+        if (!r) { /* no block in this GiB */
+            a = ((a >> REGION_SHIFT) + 1) << REGION_SHIFT;
+            continue;
+        }
+        uint32_t m = r->map[(a >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
+        if (m) {
+            first = m - 1;
+            break;
+        }
+        a += (uintptr_t)1 << GRANULE_SHIFT;
+    }
+    for (size_t i = first; i < h->n && h->blocks[i].start < hi; i++)
+        rescan_part(h, i, lo, hi);
+}
+
+void heap_erase(struct heap *h, size_t i)
+{
+    h->blocks[i].state = BS_REACHED;
+    h->blocks[i].size = 0;
+    h->blocks[i].stack = STACK_ID_ERASED;
+    h->n_erased++;
 }
 
 void mark_drain(struct heap *h)

@@ -41,8 +41,12 @@ struct candidate {
 
 struct region;
 
+/* The stack id of an erased block (heap_erase): matches no site. */
+#define STACK_ID_ERASED UINT32_MAX
+
 struct heap {
-    size_t n;
+    size_t n, cap;           /* blocks, and room for them */
+    size_t n_erased;         /* heap_erase'd blocks (counted as reached) */
     struct sblock *blocks;   /* sorted by start */
     uintptr_t lo, hi;        /* [lowest start, highest end] */
     struct region *regions;  /* open-addressing table of region maps */
@@ -60,7 +64,16 @@ struct heap {
 /* Snapshots the table and builds the index. pre: handle_lock_all held.
  * returns: 0 or errno (ENOMEM). */
 int heap_build(struct heap *h);
+/* The same with the world running, for a concurrent mark: one shard lock
+ * at a time. pre: the gate is open (gate.h), so a block missed here is
+ * young. returns: 0, ENOMEM, or ENOSPC when blocks outgrew the room. */
+int heap_build_live(struct heap *h);
 void heap_free(struct heap *h);
+/* Index of the first block starting at or after `a` (h->n if none). */
+size_t heap_first_from(const struct heap *h, uintptr_t a);
+/* Takes block i out of the verdict (freed or replaced since the
+ * snapshot): reached, size 0, stack STACK_ID_ERASED. */
+void heap_erase(struct heap *h, size_t i);
 
 /* Index of the block containing `v` (start <= v < start+size), or -1. */
 long heap_find(const struct heap *h, uintptr_t v);
@@ -71,6 +84,10 @@ void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi);
 void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi);
 /* Marks block i as reached (a root block: ignored, ld.so, guarded). STW. */
 void mark_block_root(struct heap *h, size_t i);
+/* Scans again the words in [lo, hi) of every reached or possibly reached
+ * block (as strongly as its state): they changed since the block was
+ * scanned whole (dirty pages). Run mark_drain after. */
+void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi);
 /* Propagates until both mark stacks are empty. STW. */
 void mark_drain(struct heap *h);
 

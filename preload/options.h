@@ -21,7 +21,7 @@ struct options {
 };
 
 enum { FORMAT_TEXT = 0, FORMAT_JSON = 1 };
-enum { SCAN_MODE_AUTO = 0, SCAN_MODE_FULL, SCAN_MODE_SNAPSHOT };
+enum { SCAN_MODE_AUTO = 0, SCAN_MODE_FULL, SCAN_MODE_SNAPSHOT, SCAN_MODE_INCREMENTAL };
 
 extern struct options opt;
 

@@ -133,6 +133,7 @@ static int parse_maps(struct roots *r)
                 p++;
         }
         m.anon = p >= eol || !strncmp(p, "[anon:", 6);
+        m.brk_heap = eol - p >= 6 && !strncmp(p, "[heap]", 6);
         if (r->n_maps < r->maps_cap)
             r->maps[r->n_maps++] = m;
         p = eol + 1;
@@ -236,7 +237,9 @@ static void mark_checked(const struct roots *r, struct heap *h, uintptr_t lo, ui
             continue;
         }
         uintptr_t end = GS_MIN(hi, m->hi);
-        if (m->readable)
+        if (m->readable && r->live)
+            mark_range_safe(h, lo, end);
+        else if (m->readable)
             mark_range(h, lo, end);
         lo = end;
     }
@@ -253,20 +256,6 @@ static void mark_thread(const struct roots *r, struct heap *h, uintptr_t sp, uin
     }
 }
 
-/* Index of the first block starting at or after `a`. */
-static size_t first_block_from(const struct heap *h, uintptr_t a)
-{
-    size_t lo = 0, hi = h->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (h->blocks[mid].start < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* The next excluded range at or after `cur` inside a mapping: the shim's
  * own memory, a thread stack (live or cached: stale frames would hide
  * leaks), or memory glibc manages (its blocks are marked on their own,
@@ -281,7 +270,7 @@ static struct root_range next_exclusion(const struct roots *r, const struct heap
             break; /* sorted by lo: the first one overlapping or after cur wins */
         }
     }
-    size_t b = first_block_from(h, cur);
+    size_t b = heap_first_from(h, cur);
     uintptr_t lo, hi;
     if (b < h->n && h->blocks[b].start < end && glibc_block_extent(h->blocks[b].start, &lo, &hi) &&
         lo < best.lo)
@@ -300,7 +289,7 @@ static void mark_mapping(const struct roots *r, struct heap *h, const struct wor
         return;
     if (self_sp >= m->lo && self_sp < m->hi)
         return;
-    for (unsigned i = 0; i < w->n_stopped; i++)
+    for (unsigned i = 0; w && i < w->n_stopped; i++)
         if (w->stopped[i].sp >= m->lo && w->stopped[i].sp < m->hi)
             return;
     uintptr_t cur = m->lo;
@@ -312,7 +301,7 @@ static void mark_mapping(const struct roots *r, struct heap *h, const struct wor
     }
 }
 
-void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
+void roots_mark_world(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
 {
     for (size_t i = 0; i < r->n; i++)
         mark_checked(r, h, r->ranges[i].lo, r->ranges[i].hi);
@@ -336,9 +325,31 @@ void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_
     if (opt.scan_mappings)
         for (size_t i = 0; i < r->n_maps; i++)
             mark_mapping(r, h, w, &r->maps[i], self_sp);
+}
+
+void roots_mark_flagged(struct heap *h)
+{
     for (size_t i = 0; i < h->n; i++)
         if (h->blocks[i].flags & (HF_IGNORED | HF_ROOT))
             mark_block_root(h, i);
+}
+
+void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
+{
+    roots_mark_world(r, h, w, self_sp);
+    roots_mark_flagged(h);
+}
+
+void roots_mark_live(struct roots *r, struct heap *h)
+{
+    r->live = true;
+    for (size_t i = 0; i < r->n; i++)
+        mark_checked(r, h, r->ranges[i].lo, r->ranges[i].hi);
+    if (opt.scan_mappings)
+        for (size_t i = 0; i < r->n_maps; i++)
+            mark_mapping(r, h, NULL, &r->maps[i], 0);
+    r->live = false;
+    roots_mark_flagged(h);
 }
 
 int roots_register(uintptr_t p, size_t n)

@@ -22,6 +22,7 @@ struct root_range {
 struct mapping {
     uintptr_t lo, hi;
     bool readable, writable, anon; /* anon: no file and not a [special] one */
+    bool brk_heap;                 /* [heap] */
 };
 
 struct roots {
@@ -34,6 +35,7 @@ struct roots {
     struct thread_rec *stacks; /* registry copy: stacks, live and dead */
     size_t n_stacks, stacks_cap;
     struct root_range *excl;   /* never roots: own maps and stacks, sorted */
+    bool live;                 /* marking with the world running: read safely */
     size_t n_excl, excl_cap;
 };
 
@@ -46,6 +48,15 @@ int roots_prepare(struct roots *r);
 /* Marks from every root. `self_sp`: the scanning thread's stack is scanned
  * from there upward (the trigger's caller frame), never below. STW. */
 void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp);
+/* roots_mark in two parts: the memory roots (segments, stacks, TLS,
+ * mappings), and the blocks whose flags make them roots (ignored, ld.so). */
+void roots_mark_world(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp);
+void roots_mark_flagged(struct heap *h);
+/* Marks from the memory roots that need no stopped world (segments,
+ * registered ranges, anonymous mappings; not stacks or TLS), reading
+ * through the kernel, and from flagged blocks: a concurrent mark's start.
+ * The maps must have been read (roots_read_maps) with the world running. */
+void roots_mark_live(struct roots *r, struct heap *h);
 
 /* Reads /proc/self/maps once the world is stopped: read earlier, a mapping
  * a running thread unmaps (a stack, a trimmed chunk) would be scanned and

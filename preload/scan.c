@@ -22,11 +22,13 @@
 #include <string.h>
 
 #include "classify.h"
+#include "cmark.h"
 #include "depot.h"
 #include "guardian.h"
 #include "handle.h"
 #include "interpose.h"
 #include "lock.h"
+#include "log.h"
 #include "mark.h"
 #include "options.h"
 #include "roots.h"
@@ -37,8 +39,10 @@
 #define RECLAIM_POISON 0xdb
 
 static struct {
-    struct spinlock lock;
+    struct spinlock lock;  /* one scan at a time */
     size_t count;
+    struct spinlock totals_lock; /* the last totals; never held across a scan, so
+                                  * gs_get_stats does not wait for one */
     size_t last_blocks, last_bytes;
 } scanner;
 
@@ -66,6 +70,7 @@ struct verdict {
 struct run {
     struct scan_result *res;
     const struct scan_opts *o;
+    struct cmark *cm; /* incremental: the concurrent mark under way */
     struct scan_stats *st;
     struct verdict *v;
     size_t v_bytes;
@@ -148,16 +153,10 @@ static void decide_flags(struct run *run, struct heap *h)
     res->n_leaks = kept;
 }
 
-/* The verdict on a heap whose threads are stopped (or frozen in a
- * snapshot). Allocation-free apart from sys_map. */
-static void judge(struct run *run, struct heap *h, struct roots *roots, const struct world *w)
+/* The verdict on a marked heap. Allocation-free apart from sys_map. */
+static void judge_marked(struct run *run, struct heap *h)
 {
     struct verdict *v = run->v;
-    v->err = heap_build(h);
-    if (v->err)
-        return;
-    roots_mark(roots, h, w, run->o->self_sp);
-    mark_drain(h);
     guardian_scan(h, &run->acts);
     v->n_acts = run->acts.n;
     v->newly += run->acts.n; /* queued: unreachable, kept for the program */
@@ -166,10 +165,22 @@ static void judge(struct run *run, struct heap *h, struct roots *roots, const st
         return;
     v->n_leaks = run->res->n_leaks;
     v->reachable_bytes = run->res->reachable_bytes;
-    v->reachable_blocks = run->res->reachable_blocks;
+    v->reachable_blocks = run->res->reachable_blocks - h->n_erased;
     decide_flags(run, h);
     v->n_leaks = run->res->n_leaks;
     sites_aggregate(h, v->agg, v->agg_cap);
+}
+
+/* The verdict on a heap whose threads are stopped (or frozen in a
+ * snapshot). */
+static void judge(struct run *run, struct heap *h, struct roots *roots, const struct world *w)
+{
+    run->v->err = heap_build(h);
+    if (run->v->err)
+        return;
+    roots_mark(roots, h, w, run->o->self_sp);
+    mark_drain(h);
+    judge_marked(run, h);
 }
 
 /* The snapshot child: judge the frozen image, then vanish. */
@@ -196,7 +207,8 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     size_t stacks, depot_bytes;
     handle_lock_all();
     depot_usage(&stacks, &depot_bytes);
-    run->err = verdict_alloc(run, handle_count_locked(), stacks, snapshot);
+    size_t cap = GS_MAX(handle_count_locked(), run->cm ? run->cm->h.n : 0);
+    run->err = verdict_alloc(run, cap, stacks, snapshot);
     if (!run->err)
         run->err = roots_prepare(&roots);
     if (!run->err)
@@ -210,12 +222,19 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     sys_hold_maps();
     double t0 = sys_now_ms();
     world_stop(&w);
+    run->res->stop_ms = sys_now_ms() - t0;
     int maps_err = roots_read_maps(&roots);
     if (maps_err)
         run->v->err = maps_err;
     long child = 0;
+    bool incremental = false;
     if (maps_err) {
         /* nothing to judge */
+    } else if (run->cm) {
+        /* written pages unknown: judge the stopped world from scratch */
+        incremental = cmark_pause(run->cm, &roots, &w, run->o->self_sp) == 0;
+        if (!incremental)
+            judge(run, &h, &roots, &w);
     } else if (snapshot) {
         child = sys_clone_snapshot();
         if (child == 0)
@@ -236,6 +255,17 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
             run->v->err = ECHILD;
         guardian_relock();
     }
+    if (incremental) {
+        /* The program runs on while the verdict is drawn; the gate keeps
+         * every snapshot block mapped meanwhile. */
+        handle_unlock_all();
+        guardian_release();
+        run->v->err = cmark_settle(run->cm);
+        guardian_relock();
+        if (!run->v->err)
+            judge_marked(run, &run->cm->h);
+    }
+    bool unlocked = snapshot || incremental;
     struct verdict *v = run->v;
     run->err = v->err;
     run->res->n_leaks = v->err ? 0 : v->n_leaks;
@@ -243,7 +273,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     run->res->reachable_blocks = v->reachable_blocks;
     run->st->newly_unreachable = v->newly;
     for (size_t k = 0; !v->err && k < v->n_ops; k++) {
-        if (snapshot)
+        if (unlocked)
             handle_update(v->ops[k].addr, v->ops[k].set ? HF_UNREACHED : 0,
                           v->ops[k].set ? 0 : HF_UNREACHED, UINT32_MAX);
         else
@@ -254,7 +284,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     guardian_apply(&run->acts);
     if (!v->err)
         sites_observe(v->agg, v->agg_cap, sys_now_ms());
-    if (!snapshot)
+    if (!unlocked)
         handle_unlock_all();
     roots_free(&roots);
     heap_free(&h);
@@ -273,26 +303,57 @@ static void reclaim_blocks(struct run *run)
     }
 }
 
+/* scan_mode=incremental could not run this scan concurrently: say why,
+ * once per cause that will not go away by itself. */
+static void note_fallback(int err)
+{
+    static atomic_bool told;
+    if (err == ENOTSUP && !atomic_exchange(&told, true))
+        log_warn("scan_mode=incremental: no dirty-page tracking here (it needs Linux >= 6.7 "
+                 "with userfaultfd, or soft-dirty bits, and every heap mapping trackable); "
+                 "scans stop the world instead");
+    else if (err != ENOTSUP)
+        log_info(1, "incremental scan fell back to stop-the-world: %s", strerror(err));
+}
+
 int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats *st)
 {
     struct scan_stats dummy;
     if (!st)
         st = &dummy;
     memset(st, 0, sizeof *st);
-    struct run run = {r, o, st, NULL, 0, {0}, 0, false};
+    struct run run = {r, o, NULL, st, NULL, 0, {0}, 0, false};
     r->leaks = NULL;
     r->n_leaks = 0;
-    r->pause_ms = 0;
+    r->pause_ms = r->stop_ms = 0;
     double t0 = sys_now_ms();
     spin_lock(&scanner.lock);
+    struct cmark cm;
+    int cm_err = o->incremental ? cmark_begin(&cm) : ENOTSUP;
+    if (o->incremental && cm_err)
+        note_fallback(cm_err);
+    if (o->incremental && !cm_err)
+        run.cm = &cm;
     dl_iterate_phdr(scan_cb, &run);
+    if (run.cm) {
+        cmark_end(&cm);
+        if (run.err == EOVERFLOW) { /* too many young blocks: scan again, stopped */
+            note_fallback(EOVERFLOW);
+            sys_unmap(run.v, run.v_bytes);
+            scan_result_free(r);
+            run = (struct run){r, o, NULL, st, NULL, 0, {0}, 0, false};
+            dl_iterate_phdr(scan_cb, &run);
+        }
+    }
     if (!run.err) {
-        scanner.count++;
         size_t bytes = 0;
         for (size_t k = 0; k < r->n_leaks; k++)
             bytes += r->leaks[k].size;
+        spin_lock(&scanner.totals_lock);
         scanner.last_blocks = r->n_leaks;
         scanner.last_bytes = bytes;
+        spin_unlock(&scanner.totals_lock);
+        __atomic_add_fetch(&scanner.count, 1, __ATOMIC_RELEASE);
     }
     r->n_growing = run.err ? 0 : sites_growing(r->growing, SCAN_MAX_GROWING);
     reclaim_blocks(&run);
@@ -300,6 +361,14 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     if (run.v)
         sys_unmap(run.v, run.v_bytes);
     r->scan_ms = sys_now_ms() - t0;
+    log_info(2, "scan %zu: %s, pause %.3f ms (stopping the threads %.3f ms), %.1f ms in all",
+             scan_count(), run.cm ? "incremental" : o->snapshot ? "snapshot" : "stop-the-world",
+             r->pause_ms, r->stop_ms, r->scan_ms);
+    if (run.cm)
+        log_info(2, "incremental: %zu pages rescanned before the pause; in it: %zu dirty pages "
+                    "%.3f ms, %zu young blocks %.3f ms, roots %.3f ms, drain %.3f ms",
+                 cm.caught_up_pages, cm.dirty_pages, cm.dirty_ms, cm.young, cm.young_ms,
+                 cm.roots_ms, cm.drain_ms);
     if (run.err)
         scan_result_free(r);
     return run.err;
@@ -317,12 +386,16 @@ size_t scan_count(void) { return __atomic_load_n(&scanner.count, __ATOMIC_RELAXE
 
 void scan_last_leaks(size_t *blocks, size_t *bytes)
 {
-    spin_lock(&scanner.lock);
+    spin_lock(&scanner.totals_lock);
     *blocks = scanner.last_blocks;
     *bytes = scanner.last_bytes;
-    spin_unlock(&scanner.lock);
+    spin_unlock(&scanner.totals_lock);
 }
 
 void scan_atfork_prepare(void) { spin_lock(&scanner.lock); }
 void scan_atfork_parent(void) { spin_unlock(&scanner.lock); }
-void scan_atfork_child(void) { spin_reset(&scanner.lock); }
+void scan_atfork_child(void)
+{
+    spin_reset(&scanner.lock);
+    spin_reset(&scanner.totals_lock);
+}

@@ -15,6 +15,7 @@ struct scan_opts {
     uintptr_t self_sp;   /* the scanning thread's stack is a root from here up */
     bool reclaim;        /* free blocks unreachable in this and the previous scan */
     bool snapshot;       /* judge a copy-on-write child's image (see scan.c) */
+    bool incremental;    /* mark concurrently, pause for what changed (cmark.h) */
 };
 
 struct scan_stats {
