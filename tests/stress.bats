@@ -96,6 +96,20 @@ stress_check() {
 	[ "${scans:-0}" -ge 1 ] || fail "no background scan ran (scans=${scans:-?})"
 }
 
+@test "the same load under incremental scans: gs_collect marks while 64 threads allocate, realloc, free, create threads, fork and take signals (#4, #7)" {
+	EXTRA_OPTS=scan_mode=incremental:verbosity=2
+	stress_run stress_threads collect 3 tfe
+	stress_expect 23
+	stress_check
+	# the scans ran concurrently (a fallback would make this a full-scan test)
+	grep -q 'incremental, pause' <<<"$stderr" || fail "no incremental scan ran: $(grep -m3 'scan\|incremental' <<<"$stderr")"
+}
+
+# Not tested: incremental scans with handlers that malloc. While such a scan
+# runs, frees are deferred, so the tcache empties and a handler's malloc
+# takes the arena lock far more often; when it interrupted a thread holding
+# that lock (in sysmalloc's mprotect) glibc deadlocks, as described above.
+
 @test "creating+joining threads while gs_collect loops (scan of mappings that change under it) (#7)" {
 	stress_run stress_threads collect 3 t
 	stress_expect 23
