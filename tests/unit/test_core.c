@@ -1045,6 +1045,67 @@ static void test_heap_find(void)
     fheap_reset();
 }
 
+/* mark_rescan_range: a pointer written into an already scanned block is
+ * found by rescanning just the written words; unmarked blocks are left to
+ * be scanned whole if ever reached; a possibly-reached block rescans
+ * weakly; a block spanning two 1 GiB regions is found from its far part.
+ * heap_erase takes a block out of the verdict. */
+static void test_rescan(void)
+{
+    fheap_reset();
+    uintptr_t a = fheap_alloc(4000, 1, 0, 0), b = fheap_alloc(4000, 1, 0, 0);
+    uintptr_t x = fheap_alloc(32, 2, 0, 0), y = fheap_alloc(32, 2, 0, 0);
+    uintptr_t u = fheap_alloc(64, 3, 0, 0), pz = fheap_alloc(64, 3, 0, 0);
+    uintptr_t w = fheap_alloc(32, 2, 0, 0);
+    while (fh.bump + 4096 < fh.base + (8ul << 20) - 8192)
+        fheap_alloc(4000, 1, 0, 0);
+    uintptr_t big = fheap_alloc(1 << 20, 1, 0, 0); /* spans the 1 GiB boundary */
+    uintptr_t v = fheap_alloc(32, 2, 0, 0);
+    root_add(a);
+    root_add(b);
+    root_add(big);
+    root_add(pz + 8 + 16); /* interior: pz is only possibly reached */
+    struct heap h;
+    handle_lock_all();
+    int err = heap_build(&h);
+    handle_unlock_all();
+    CHECK(err == 0, "rescan: heap built");
+    if (err)
+        return;
+    mark_range(&h, (uintptr_t)fh.roots, (uintptr_t)(fh.roots + fh.n_roots));
+    mark_drain(&h);
+#define STATE(p) h.blocks[heap_find(&h, (p))].state
+    CHECK(STATE(a) == BS_REACHED && STATE(x) == BS_UNREACHED && STATE(pz) == BS_POSSIBLE,
+          "rescan: before the writes, a is reached, x not, pz possibly");
+    /* Written after the mark read them: x into b's word 300, y into u
+     * (unreached), w into pz (possible), v into the far part of big. */
+    ((uintptr_t *)b)[300] = x;
+    ((uintptr_t *)u)[2] = y;
+    ((uintptr_t *)pz)[3] = w;
+    uintptr_t far = ((big + GIB) & ~(GIB - 1)) + 4096;
+    *(uintptr_t *)far = v;
+    mark_rescan_range(&h, b + 8 * 290, b + 8 * 300); /* misses the word */
+    mark_drain(&h);
+    CHECK(STATE(x) == BS_UNREACHED, "rescan: words outside the range are not read again");
+    mark_rescan_range(&h, b + 8 * 300, b + 8 * 301);
+    mark_rescan_range(&h, u, u + 64);
+    mark_rescan_range(&h, pz, pz + 64);
+    mark_rescan_range(&h, far & ~(uintptr_t)4095, (far & ~(uintptr_t)4095) + 4096);
+    mark_drain(&h);
+    CHECK(STATE(x) == BS_REACHED, "rescan: a pointer written into a scanned block is found");
+    CHECK(STATE(y) == BS_UNREACHED, "rescan: an unreached block is not rescanned");
+    CHECK(STATE(w) == BS_POSSIBLE, "rescan: a possibly reached block rescans weakly");
+    CHECK(STATE(v) == BS_REACHED, "rescan: the far part of a block spanning two regions");
+    size_t i = (size_t)heap_find(&h, u);
+    heap_erase(&h, i);
+    CHECK(h.blocks[i].state == BS_REACHED && h.blocks[i].size == 0 &&
+              h.blocks[i].stack == STACK_ID_ERASED && h.n_erased == 1,
+          "heap_erase: reached, size 0, no site, counted");
+#undef STATE
+    heap_free(&h);
+    fheap_reset();
+}
+
 static void test_list(void)
 {
     const size_t N = 1000;
@@ -1544,6 +1605,7 @@ static const struct {
     {"possible", test_possible},
     {"wide", test_wide},
     {"random_graphs", test_random_graphs},
+    {"rescan", test_rescan},
 };
 
 int main(int argc, char **argv)
