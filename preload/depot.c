@@ -25,11 +25,11 @@
 #define DIR_CHUNK 65536u
 #define DIR_CHUNKS ((HANDLE_MAX_STACK + 1) / DIR_CHUNK)
 
+/* One allocation: the entry, then n PCs, n slot offsets, n module indices. */
 struct depot_entry {
+    struct depot_stack st;
     UT_hash_handle hh;
-    uint32_t n;
-    stack_id id;
-    uint16_t *mods;
+    int32_t *slot_store;
     uintptr_t pcs[];
 };
 
@@ -52,7 +52,7 @@ static struct depot_entry *entry_of(stack_id id)
 
 static bool publish_locked(struct depot_entry *e)
 {
-    unsigned c = e->id / DIR_CHUNK;
+    unsigned c = e->st.id / DIR_CHUNK;
     if (!depot.dir[c]) {
         struct depot_entry **chunk = arena_alloc(DIR_CHUNK * sizeof *chunk);
         if (!chunk)
@@ -60,11 +60,20 @@ static bool publish_locked(struct depot_entry *e)
         depot.bytes += DIR_CHUNK * sizeof *chunk;
         __atomic_store_n(&depot.dir[c], chunk, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&depot.dir[c][e->id % DIR_CHUNK], e, __ATOMIC_RELEASE);
+    __atomic_store_n(&depot.dir[c][e->st.id % DIR_CHUNK], e, __ATOMIC_RELEASE);
     return true;
 }
 
-stack_id depot_put(const uintptr_t *pcs, unsigned n)
+/* Publishes the slot layout of `e` if it has none. pre: depot lock. */
+static void set_slots_locked(struct depot_entry *e, const int32_t *slots)
+{
+    if (!slots || atomic_load_explicit(&e->st.slots, memory_order_relaxed))
+        return;
+    memcpy(e->slot_store, slots, e->st.n * sizeof(int32_t));
+    atomic_store_explicit(&e->st.slots, e->slot_store, memory_order_release);
+}
+
+stack_id depot_put_slots(const uintptr_t *pcs, unsigned n, const int32_t *slots)
 {
     if (n == 0)
         return 0;
@@ -74,7 +83,9 @@ stack_id depot_put(const uintptr_t *pcs, unsigned n)
     struct depot_entry *e;
     spin_lock(&depot.lock);
     HASH_FIND(hh, depot.head, pcs, keylen, e);
-    stack_id found = e ? e->id : 0;
+    stack_id found = e ? e->st.id : 0;
+    if (e)
+        set_slots_locked(e, slots);
     spin_unlock(&depot.lock);
     if (found)
         return found;
@@ -87,7 +98,8 @@ stack_id depot_put(const uintptr_t *pcs, unsigned n)
     spin_lock(&depot.lock);
     HASH_FIND(hh, depot.head, pcs, keylen, e);
     if (e) {
-        stack_id id = e->id;
+        stack_id id = e->st.id;
+        set_slots_locked(e, slots);
         spin_unlock(&depot.lock);
         return id;
     }
@@ -95,17 +107,18 @@ stack_id depot_put(const uintptr_t *pcs, unsigned n)
         spin_unlock(&depot.lock);
         return 0;
     }
-    size_t sz = sizeof *e + keylen + n * sizeof(uint16_t);
+    size_t sz = sizeof *e + keylen + n * sizeof(int32_t) + n * sizeof(uint16_t);
     e = arena_alloc(sz);
     if (!e) {
         spin_unlock(&depot.lock);
         return 0;
     }
-    e->n = n;
-    e->id = ++depot.next_id;
     memcpy(e->pcs, pcs, keylen);
-    e->mods = (uint16_t *)(e->pcs + n);
-    memcpy(e->mods, mods_now, n * sizeof(uint16_t));
+    e->slot_store = (int32_t *)(e->pcs + n);
+    uint16_t *mods = (uint16_t *)(e->slot_store + n);
+    memcpy(mods, mods_now, n * sizeof(uint16_t));
+    e->st = (struct depot_stack){n, ++depot.next_id, e->pcs, mods, NULL};
+    set_slots_locked(e, slots);
     depot.oom = false;
     HASH_ADD_KEYPTR(hh, depot.head, e->pcs, keylen, e);
     if (depot.oom || !publish_locked(e)) {
@@ -117,9 +130,15 @@ stack_id depot_put(const uintptr_t *pcs, unsigned n)
         return 0;
     }
     depot.bytes += sz;
-    stack_id id = e->id;
+    stack_id id = e->st.id;
     spin_unlock(&depot.lock);
     return id;
+}
+
+const struct depot_stack *depot_stack_of(stack_id id)
+{
+    struct depot_entry *e = id ? entry_of(id) : NULL;
+    return e ? &e->st : NULL;
 }
 
 unsigned depot_get(stack_id id, const uintptr_t **pcs, const uint16_t **mods)
@@ -130,9 +149,9 @@ unsigned depot_get(stack_id id, const uintptr_t **pcs, const uint16_t **mods)
         *mods = NULL;
         return 0;
     }
-    *pcs = e->pcs;
-    *mods = e->mods;
-    return e->n;
+    *pcs = e->st.pcs;
+    *mods = e->st.mods;
+    return e->st.n;
 }
 
 void depot_usage(size_t *stacks, size_t *bytes)

@@ -20,7 +20,6 @@
 #include "lock.h"
 #include "sys.h"
 #include "tstate.h"
-#include "unwind.h"
 
 #define MAX_THREAD_RECS 16384
 
@@ -69,9 +68,6 @@ static void thread_exit_cb(void *arg)
         if (reg.recs[i].tid == tid)
             reg.recs[i].tid = 0;
     spin_unlock(&reg.lock);
-    tls.in_shim++;
-    unwind_thread_exit();
-    tls.in_shim--;
 }
 
 static void *thread_start(void *p)
@@ -81,11 +77,15 @@ static void *thread_start(void *p)
     arena_free(p, sizeof t);
     tls.in_shim--;
     pthread_attr_t a;
+    tls.stack_lo = tls.stack_hi = 1; /* unknown (unwind.c) until known */
     if (pthread_getattr_np(pthread_self(), &a) == 0) {
         void *addr;
         size_t size;
-        if (pthread_attr_getstack(&a, &addr, &size) == 0)
+        if (pthread_attr_getstack(&a, &addr, &size) == 0) {
             record(sys_gettid(), (uintptr_t)addr, (uintptr_t)addr + size);
+            tls.stack_lo = (uintptr_t)addr;
+            tls.stack_hi = (uintptr_t)addr + size;
+        }
         pthread_attr_destroy(&a);
     }
     if (reg.key_ok)

@@ -8,13 +8,12 @@
 
 #include "common.h"
 
-struct unwind_cache;
-
 struct tstate {
     int in_shim;                 /* > 0 while this thread runs shim code: allocations pass through */
     int disabled;                /* gs_disable nesting depth */
     uint32_t owner;              /* current ownership domain */
-    struct unwind_cache *cache;  /* per-thread stack cache (unwind.c) */
+    uintptr_t stack_lo, stack_hi; /* this thread's stack, 0 = unknown (unwind.c) */
+    unsigned park_slot;          /* 1 + slot while parked in libunwind (world.c) */
     /* A realloc between glibc's return and the handle update: the new block
      * is not in the table yet, the old handle is stale. The scan treats
      * `inflight_new` as a root range and ignores the old handle. */

@@ -1,50 +1,153 @@
 /* SPDX-License-Identifier: MIT
  * unwind.c: stack capture with a verified per-thread cache (see unwind.h).
  *
- * Why verification is exact: frame k's return address lives at CFA(k-1)-8,
- * and CFA(k-1) is determined by the PC and stack pointer of frame k-1 for
- * frames whose CFA is SP-relative. With (ra0, cfa0) equal, the chain of
- * slots is the same, so reading each slot gives the true PC of each frame;
- * a mismatch anywhere is a miss. (Frames that locate their CFA through a
- * variable-size alloca can in theory repeat a stale slot; we accept that.)
- * locks: none on a hit. allocates: arena (one cache per thread). */
+ * Hit: (entry, ra0, cfa0) names a cached stack whose return-address slots
+ * are re-read; all holding their cached PCs is a hit. Why that is exact:
+ * frame k's return address lives at CFA(k-1)-8, and for a frame whose CFA
+ * is SP-relative CFA(k-1) = SP(k-1) + frame_size(PC(k-1)): with (ra0, cfa0)
+ * equal and each PC re-read equal, every slot is where it was. Frames whose
+ * size varies (alloca, stack realignment, signal frames) are never cached.
+ *
+ * Miss: libunwind's fast trace (unw_backtrace: per-PC cached CFI, no
+ * syscalls) gives the PCs; the slots follow from each PC's frame size,
+ * kept in a process-wide table. A PC of unknown size costs one exact
+ * unw_step walk, which learns the sizes of every frame on it; unw_step is
+ * ~70x slower than the fast trace (it masks signals around each CFI
+ * lookup), so it runs about once per distinct PC, not per allocation.
+ * Sizes are checked on every miss (the computed slot must hold the traced
+ * PC); a PC seen with two sizes is marked variable for good.
+ *
+ * libunwind blocks every signal while it waits for the loader lock, which
+ * a scan holds: every call into it is parked (world_park) with the
+ * registers spilled, so a scan does not wait for this thread.
+ * locks: none on a hit; the size table's lock on insertion; depot lock.
+ * allocates: sys_map (the size table). */
+#define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
 
 #include <libunwind.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
-#include "arena.h"
+#include "arch.h"
 #include "init.h"
+#include "lock.h"
 #include "options.h"
+#include "sys.h"
 #include "tstate.h"
+#include "world.h"
 
-/* 128 sets of 4 ways: a direct-mapped cache thrashed whenever two hot
- * call sites hashed alike, which ASLR made a matter of luck (bench/). */
-#define CACHE_SETS 128
-#define CACHE_ASSOC 4
-#define CACHE_WAYS (CACHE_SETS * CACHE_ASSOC)
-/* A cached stack spans at most this much stack above cfa0: slots beyond it
- * could lie in a since-unmapped stack (coroutines) and are not cached. */
-#define CACHE_SPAN (1u << 20)
+/* The stack cache: buckets of stack ids, keyed by (entry point, its
+ * return address, the caller's return address), shared by every thread.
+ * The depot keeps each cached stack's slot layout relative to the CFA, so
+ * one entry serves a call chain at any stack depth and on any thread. Ids
+ * are written with single atomic stores: a reader sees an old id or a new
+ * one, each naming an immutable stack. */
+#define CACHE_BUCKETS 16384
+#define CACHE_WAYS 8
+/* Frames the shim itself puts between the program and libunwind. */
+#define SHIM_FRAMES 16
 
-struct cache_head {
-    uintptr_t entry, ra0, cfa0;
-    stack_id id;
-    uint32_t n; /* user frames (1..depth-1), frame 1 = ra0 */
+static _Atomic stack_id cache[CACHE_BUCKETS][CACHE_WAYS];
+
+/* ---- Frame sizes: PC -> CFA - (SP after the call at that PC returns) ---- */
+
+#define SIZE_VARIABLE INT32_MIN /* seen with two sizes: never cached */
+#define SIZE_UNKNOWN INT32_MAX  /* not in the table */
+#define SIZES_MIN_CAP 4096
+
+struct size_entry {
+    _Atomic uintptr_t pc; /* written last: a reader that sees it sees `size` */
+    _Atomic int32_t size;
 };
 
-struct cache_frame {
-    uintptr_t slot, pc;
+struct size_table {
+    size_t cap;
+    struct size_entry e[];
 };
 
-struct unwind_cache {
-    unsigned depth; /* max user frames per entry */
-    size_t bytes;
-    uint8_t victim[CACHE_SETS]; /* next way to replace, round robin */
-    struct cache_head heads[CACHE_WAYS];
-    struct cache_frame frames[]; /* CACHE_WAYS * depth */
-};
+/* Readers never lock: a grown table is published with a release store and
+ * the old one stays mapped (the sizes double, so all of them together take
+ * at most twice the last). */
+static struct {
+    struct spinlock lock;
+    _Atomic(struct size_table *) t;
+    size_t n; /* entries of `t`, under `lock` */
+} sizes;
+
+static inline size_t size_home(uintptr_t pc, size_t cap)
+{
+    return (size_t)((pc * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+static int32_t size_get(uintptr_t pc)
+{
+    struct size_table *t = atomic_load_explicit(&sizes.t, memory_order_acquire);
+    if (!t)
+        return SIZE_UNKNOWN;
+    for (size_t i = size_home(pc, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        uintptr_t k = atomic_load_explicit(&t->e[i].pc, memory_order_acquire);
+        if (k == pc)
+            return atomic_load_explicit(&t->e[i].size, memory_order_relaxed);
+        if (k == 0)
+            return SIZE_UNKNOWN;
+    }
+}
+
+static struct size_entry *size_slot_locked(struct size_table *t, uintptr_t pc)
+{
+    for (size_t i = size_home(pc, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        uintptr_t k = atomic_load_explicit(&t->e[i].pc, memory_order_relaxed);
+        if (k == pc || k == 0)
+            return &t->e[i];
+    }
+}
+
+static bool sizes_grow_locked(void)
+{
+    struct size_table *old = atomic_load_explicit(&sizes.t, memory_order_relaxed);
+    size_t cap = old ? old->cap * 2 : SIZES_MIN_CAP;
+    struct size_table *t = sys_map(sizeof *t + cap * sizeof(struct size_entry), false);
+    if (!t)
+        return false;
+    t->cap = cap;
+    for (size_t i = 0; old && i < old->cap; i++) {
+        uintptr_t pc = atomic_load_explicit(&old->e[i].pc, memory_order_relaxed);
+        if (pc) {
+            struct size_entry *e = size_slot_locked(t, pc);
+            atomic_store_explicit(&e->size, atomic_load(&old->e[i].size), memory_order_relaxed);
+            atomic_store_explicit(&e->pc, pc, memory_order_relaxed);
+        }
+    }
+    atomic_store_explicit(&sizes.t, t, memory_order_release);
+    return true;
+}
+
+/* Records that the frame running at `pc` is `size` bytes; a second,
+ * different size makes it variable. */
+static void size_learn(uintptr_t pc, int32_t size)
+{
+    spin_lock(&sizes.lock);
+    struct size_table *t = atomic_load_explicit(&sizes.t, memory_order_relaxed);
+    if ((!t || (sizes.n + 1) * 2 > t->cap) && !sizes_grow_locked()) {
+        spin_unlock(&sizes.lock);
+        return; /* unknown stays unknown: those stacks are not cached */
+    }
+    t = atomic_load_explicit(&sizes.t, memory_order_relaxed);
+    struct size_entry *e = size_slot_locked(t, pc);
+    if (atomic_load_explicit(&e->pc, memory_order_relaxed) == 0) {
+        atomic_store_explicit(&e->size, size, memory_order_relaxed);
+        atomic_store_explicit(&e->pc, pc, memory_order_release);
+        sizes.n++;
+    } else if (atomic_load_explicit(&e->size, memory_order_relaxed) != size) {
+        atomic_store_explicit(&e->size, SIZE_VARIABLE, memory_order_relaxed);
+    }
+    spin_unlock(&sizes.lock);
+}
+
+/* ---- Thread stacks ---- */
 
 int unwind_init(void)
 {
@@ -52,159 +155,229 @@ int unwind_init(void)
     return 0;
 }
 
-static struct unwind_cache *cache_get(void)
+/* The calling thread's stack, once: slots are only ever read inside it.
+ * Threads the shim starts know it already (threads.c). */
+static void learn_stack_bounds(void)
 {
-    struct unwind_cache *c = tls.cache;
-    if (GS_LIKELY(c))
-        return c;
-    unsigned depth = (unsigned)opt.stack_depth - 1; /* >= 1: depth 1 never gets here */
-    size_t bytes = sizeof *c + (size_t)CACHE_WAYS * depth * sizeof(struct cache_frame);
-    c = arena_alloc(bytes);
-    if (c) {
-        c->depth = depth;
-        c->bytes = bytes;
-        tls.cache = c;
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+    /* Unknown until known, nothing cached meanwhile: pthread_getattr_np
+     * allocates under a lock of the thread's, and that allocation lands here. */
+    tls.stack_lo = tls.stack_hi = 1;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0 && size) {
+        tls.stack_lo = (uintptr_t)addr;
+        tls.stack_hi = (uintptr_t)addr + size;
     }
-    return c;
+    pthread_attr_destroy(&a);
 }
 
-void unwind_thread_exit(void)
+/* ---- Calls into libunwind (parked) ---- */
+
+struct trace_req {
+    uintptr_t ra0, cfa0;
+    unsigned max;        /* user frames wanted */
+    bool exact;          /* walk with unw_step and learn frame sizes */
+    uintptr_t *pcs;      /* out: PCs from ra0 up */
+    unsigned n;
+};
+
+/* The PCs from the entry point's caller up, by libunwind's fast trace. */
+static void fast_trace(struct trace_req *q)
 {
-    struct unwind_cache *c = tls.cache;
-    tls.cache = NULL;
-    if (c)
-        arena_free(c, c->bytes);
+    void *buf[DEPOT_MAX_FRAMES + SHIM_FRAMES];
+    int got = unw_backtrace(buf, (int)GS_MIN(q->max + SHIM_FRAMES, GS_ARRAY_LEN(buf)));
+    int first = 0;
+    while (first < got && (uintptr_t)buf[first] != q->ra0)
+        first++;
+    q->n = 0;
+    for (int i = first; i < got && q->n < q->max; i++)
+        q->pcs[q->n++] = (uintptr_t)buf[i];
 }
 
-static inline unsigned set_of(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
-{
-    uint64_t h = (ra0 ^ (cfa0 << 7) ^ (entry << 17)) * 0x9E3779B97F4A7C15ull;
-    return (unsigned)(h >> 57); /* 7 bits: CACHE_SETS */
-}
-
-/* Unwinds from here to the caller of the entry point and beyond.
- * Fills frames[0..n) (frame 0 = ra0) and returns n; *cacheable is false
- * when a frame's slot did not hold its PC (signal frames and the like). */
-static GS_NOINLINE unsigned slow_unwind(uintptr_t ra0, uintptr_t cfa0, struct cache_frame *frames,
-                                        unsigned max, bool *cacheable)
+/* The same walk by unw_step, which also tells each frame's stack pointer:
+ * every frame size on it is learned. */
+static void exact_trace(struct trace_req *q)
 {
     unw_context_t uc;
     unw_cursor_t cur;
-    *cacheable = false;
+    q->n = 0;
     if (unw_getcontext(&uc) != 0 || unw_init_local(&cur, &uc) != 0)
-        goto fallback;
+        return;
     /* Walk out of the shim: the shim's own frames are a handful. */
     for (int i = 0;; i++) {
         unw_word_t ip, sp;
-        if (i > 16 || unw_step(&cur) <= 0)
-            goto fallback;
+        if (i > SHIM_FRAMES || unw_step(&cur) <= 0)
+            return;
         unw_get_reg(&cur, UNW_REG_IP, &ip);
         unw_get_reg(&cur, UNW_REG_SP, &sp);
-        if (ip == ra0 && sp == cfa0)
+        if (ip == q->ra0 && sp == q->cfa0)
             break;
     }
-    frames[0].slot = cfa0 - 8;
-    frames[0].pc = ra0;
-    unsigned n = 1;
-    bool ok = true;
-    while (n < max && unw_step(&cur) > 0) {
+    q->pcs[0] = q->ra0;
+    q->n = 1;
+    uintptr_t prev_sp = q->cfa0;
+    while (q->n < q->max && unw_step(&cur) > 0) {
         unw_word_t ip, sp;
         unw_get_reg(&cur, UNW_REG_IP, &ip);
         unw_get_reg(&cur, UNW_REG_SP, &sp);
         if (ip == 0)
             break;
-        frames[n].slot = sp - 8;
-        frames[n].pc = ip;
-        if (sp <= frames[n - 1].slot || sp - cfa0 > CACHE_SPAN || *(uintptr_t *)(sp - 8) != ip)
-            ok = false;
-        n++;
+        uintptr_t caller = q->pcs[q->n - 1];
+        /* A frame whose return address is not just below the next CFA (a
+         * signal frame) or that does not grow the stack is variable. */
+        if (sp <= prev_sp || sp - prev_sp > INT32_MAX / 2 || *(uintptr_t *)(sp - 8) != ip)
+            size_learn(caller, SIZE_VARIABLE);
+        else
+            size_learn(caller, (int32_t)(sp - prev_sp));
+        q->pcs[q->n++] = ip;
+        prev_sp = sp;
     }
-    *cacheable = ok;
-    return n;
-fallback:
-    frames[0].slot = cfa0 - 8;
-    frames[0].pc = ra0;
-    return 1;
 }
 
-/* The PCs from the entry point's caller up, by libunwind's fast trace
- * (cached per PC, no per-frame syscalls), without slot addresses. */
-static GS_NOINLINE unsigned fast_unwind(uintptr_t ra0, uintptr_t *out, unsigned max)
+static uintptr_t parked_trace_cb(uintptr_t sp, void *arg)
 {
-    void *buf[DEPOT_MAX_FRAMES + 16];
+    struct trace_req *q = arg;
+    bool parked = world_park(sp);
     init_loader_enter();
-    int got = unw_backtrace(buf, (int)GS_MIN(max + 16, GS_ARRAY_LEN(buf)));
+    if (q->exact)
+        exact_trace(q);
+    else
+        fast_trace(q);
     init_loader_exit();
-    int first = 0;
-    while (first < got && (uintptr_t)buf[first] != ra0)
-        first++;
-    if (first == got) {
-        out[0] = ra0;
-        return 1;
+    if (parked)
+        world_unpark();
+    return 0;
+}
+
+static void trace(struct trace_req *q)
+{
+    arch_call_with_regs_saved(parked_trace_cb, q);
+    if (q->n == 0) {
+        q->pcs[0] = q->ra0;
+        q->n = 1;
     }
-    unsigned n = 0;
-    for (int i = first; i < got && n < max; i++)
-        out[n++] = (uintptr_t)buf[i];
-    return n;
+}
+
+/* Computes where each traced PC lies: slots[k] (k >= 1) is the offset
+ * from cfa0 of the return address pcs[k-1] of the depot stack (pcs here
+ * starts at ra0). returns: false when a frame size is unknown (*unknown
+ * set), variable, or wrong (then learned as variable), or when a slot
+ * would leave this thread's stack. */
+static bool place_slots(uintptr_t cfa0, const uintptr_t *pcs, unsigned n, int32_t *slots,
+                        bool *unknown)
+{
+    if (cfa0 < tls.stack_lo || cfa0 >= tls.stack_hi)
+        return false; /* another stack (sigaltstack, coroutine): not cached */
+    uintptr_t slot = cfa0 - 8;
+    slots[0] = 0;
+    slots[1] = -8;
+    for (unsigned k = 1; k < n; k++) {
+        int32_t size = size_get(pcs[k - 1]);
+        if (size == SIZE_UNKNOWN)
+            *unknown = true;
+        if (size == SIZE_UNKNOWN || size == SIZE_VARIABLE)
+            return false;
+        slot += (uintptr_t)(uint32_t)size;
+        if (slot + 8 > tls.stack_hi || slot - cfa0 > INT32_MAX)
+            return false;
+        if (*(const uintptr_t *)slot != pcs[k]) {
+            size_learn(pcs[k - 1], SIZE_VARIABLE);
+            return false;
+        }
+        slots[k + 1] = (int32_t)(slot - cfa0);
+    }
+    return true;
+}
+
+/* Return addresses the cache key covers, read through the frame size
+ * table: with fewer, call chains that differ only deep down (a compiler's
+ * helpers under many passes) thrash their bucket. The key is only a hash:
+ * what it reads is never reported, `matches` compares the stored stack. */
+#define KEY_FRAMES 8
+
+/* The bucket of the current call chain; the key ends early at a frame
+ * whose size is not known to be fixed (the outermost frame, for one).
+ * *keyed is false when cfa0 is not on this thread's stack (sigaltstack,
+ * coroutines): such chains are not cached. */
+static inline _Atomic stack_id *bucket_of(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0,
+                                          bool *keyed)
+{
+    uint64_t h = entry * 0x9E3779B97F4A7C15ull;
+    uintptr_t ra = ra0, slot = cfa0 - 8;
+    *keyed = cfa0 >= tls.stack_lo && cfa0 < tls.stack_hi;
+    for (unsigned k = 0; *keyed; k++) {
+        h = (h ^ ra) * 0xff51afd7ed558ccdull;
+        if (k + 1 == KEY_FRAMES)
+            break;
+        int32_t size = size_get(ra);
+        if (size == SIZE_UNKNOWN || size == SIZE_VARIABLE)
+            break;
+        slot += (uintptr_t)(uint32_t)size;
+        if (slot + 8 > tls.stack_hi)
+            break;
+        ra = *(const uintptr_t *)slot;
+    }
+    return cache[(h ^ (h >> 29)) >> 50]; /* 14 bits: CACHE_BUCKETS */
+}
+
+/* True when every return-address slot of `st` holds its PC again. */
+static inline bool matches(const struct depot_stack *st, uintptr_t entry, uintptr_t ra0,
+                           uintptr_t cfa0)
+{
+    const int32_t *slots = atomic_load_explicit(&st->slots, memory_order_acquire);
+    if (!slots || st->pcs[0] != entry || st->pcs[1] != ra0)
+        return false;
+    for (unsigned k = 2; k < st->n; k++) {
+        uintptr_t slot = cfa0 + (uintptr_t)(intptr_t)slots[k];
+        if (slot + 8 > tls.stack_hi || *(const uintptr_t *)slot != st->pcs[k])
+            return false;
+    }
+    return true;
 }
 
 stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
     if (opt.stack_depth <= 1)
         return depot_put(&entry, 1);
-    struct unwind_cache *c = cache_get();
-    if (GS_UNLIKELY(!c)) {
-        uintptr_t pcs[2] = {entry, ra0};
-        return depot_put(pcs, 2);
+    if (GS_UNLIKELY(!tls.stack_hi))
+        learn_stack_bounds();
+    bool keyed;
+    _Atomic stack_id *b = bucket_of(entry, ra0, cfa0, &keyed);
+    for (unsigned way = 0; keyed && way < CACHE_WAYS; way++) {
+        stack_id id = atomic_load_explicit(&b[way], memory_order_relaxed);
+        const struct depot_stack *st = id ? depot_stack_of(id) : NULL;
+        if (st && matches(st, entry, ra0, cfa0))
+            return id;
     }
-    unsigned set = set_of(entry, ra0, cfa0);
-    for (unsigned way = 0; way < CACHE_ASSOC; way++) {
-        unsigned w = set * CACHE_ASSOC + way;
-        const struct cache_head *h = &c->heads[w];
-        if (h->ra0 != ra0 || h->cfa0 != cfa0 || h->entry != entry || !h->id)
-            continue;
-        const struct cache_frame *fr = &c->frames[(size_t)w * c->depth];
-        unsigned k = 1;
-        while (k < h->n && *(const uintptr_t *)fr[k].slot == fr[k].pc)
-            k++;
-        if (k == h->n)
-            return h->id;
-    }
-    unsigned w = set * CACHE_ASSOC + c->victim[set];
-    struct cache_head *h = &c->heads[w];
-    struct cache_frame *fr = &c->frames[(size_t)w * c->depth];
-    /* A key seen once before (n == 0) is hot: pay for the exact slots now. */
-    bool hot = false;
-    for (unsigned way = 0; way < CACHE_ASSOC && !hot; way++) {
-        struct cache_head *o = &c->heads[set * CACHE_ASSOC + way];
-        if (o->ra0 == ra0 && o->cfa0 == cfa0 && o->entry == entry && o->n == 0) {
-            hot = true;
-            h = o;
-            w = set * CACHE_ASSOC + way;
-            fr = &c->frames[(size_t)w * c->depth];
-        }
-    }
-    if (!hot)
-        c->victim[set] = (uint8_t)((c->victim[set] + 1) % CACHE_ASSOC);
+    /* Miss: trace, then cache the stack if its slots are known. */
+    unsigned depth = (unsigned)opt.stack_depth - 1;
     uintptr_t pcs[DEPOT_MAX_FRAMES];
+    int32_t slots[DEPOT_MAX_FRAMES];
     pcs[0] = entry;
-    unsigned n;
-    bool cacheable = false;
-    if (hot) {
-        init_loader_enter();
-        n = slow_unwind(ra0, cfa0, fr, c->depth, &cacheable);
-        init_loader_exit();
-        for (unsigned i = 0; i < n; i++)
-            pcs[i + 1] = fr[i].pc;
-    } else {
-        n = fast_unwind(ra0, pcs + 1, c->depth);
+    struct trace_req q = {ra0, cfa0, depth, false, pcs + 1, 0};
+    trace(&q);
+    bool unknown = false;
+    bool cacheable = place_slots(cfa0, q.pcs, q.n, slots, &unknown);
+    if (!cacheable && unknown) {
+        q.exact = true;
+        trace(&q);
+        unknown = false;
+        cacheable = place_slots(cfa0, q.pcs, q.n, slots, &unknown);
     }
-    stack_id id = depot_put(pcs, n + 1);
-    h->entry = entry;
-    h->ra0 = ra0;
-    h->cfa0 = cfa0;
-    /* n == 0 marks "seen once, slots unknown": never a hit, hot next time. */
-    h->n = cacheable ? n : 0;
-    h->id = cacheable ? id : 0;
+    stack_id id = depot_put_slots(pcs, q.n + 1, cacheable ? slots : NULL);
+    if (cacheable && id) {
+        b = bucket_of(entry, ra0, cfa0, &keyed); /* learning may have made it keyable */
+        unsigned way = (unsigned)(id ^ (id >> 3)) % CACHE_WAYS;
+        for (unsigned k = 0; k < CACHE_WAYS; k++)
+            if (atomic_load_explicit(&b[k], memory_order_relaxed) == 0) {
+                way = k;
+                break;
+            }
+        if (keyed)
+            atomic_store_explicit(&b[way], id, memory_order_relaxed);
+    }
     return id;
 }

@@ -2,11 +2,13 @@
  * world.c: stop-the-world handshake (see world.h).
  * Protocol: the stopper makes `w.round` odd, sends stop_signal to every
  * task of /proc/self/task, and waits (futex, bounded) until each has
- * acknowledged by appending itself to `w.threads`. Handlers then sleep on
- * `w.round` until it is even again, and count themselves out in
- * `w.resumed`. A handler that runs when no stop is under way (a late or
- * foreign signal) returns at once. Threads that block the signal are
- * given up on after a timeout and reported as unstopped.
+ * acknowledged: a handler claims a slot of `w.threads`, fills it, and only
+ * then counts itself in `w.acked` (so the stopper never reads a slot being
+ * written). Handlers then sleep on `w.round` until it is even again, and
+ * count themselves out in `w.resumed`. A handler that runs when no stop is
+ * under way (a late or foreign signal) returns at once. Threads that block
+ * the signal are given up on after a timeout and reported as unstopped,
+ * except threads parked in libunwind (world_park), which are not waited for.
  * locks: none (callers serialise stops through the scan lock).
  * STW: this is the STW. allocates: sys_map once, in world_init.
  * async-signal-safe: the handler uses only atomics and raw syscalls. */
@@ -29,16 +31,73 @@
 
 #define MAX_STOPPED 65536
 #define ACK_TIMEOUT_MS 2000.0
+#define MAX_PARKED 1024
+
+/* A thread inside libunwind (world_park). `tid` is written last (release)
+ * and cleared first, so a reader that sees it sees the rest. */
+struct park {
+    atomic_int owner;     /* slot claimed by this tid */
+    atomic_int tid;       /* published: the fields below are valid */
+    struct stopped_thread t;
+};
 
 static struct {
     atomic_int round;     /* odd while a stop is under way */
-    atomic_int acked;     /* slots claimed in `threads` this round */
+    atomic_int claimed;   /* slots of `threads` taken (handlers, then parked threads) */
+    atomic_int acked;     /* handlers whose slot is filled, this round */
+    atomic_int entered;   /* handlers that will count themselves in `resumed` */
     atomic_int resumed;
     pid_t self;
     struct stopped_thread *threads;
     pid_t *unstopped;
     pid_t *tids;          /* scratch: task list */
+    struct park parks[MAX_PARKED];
 } w;
+
+static inline unsigned park_home(pid_t tid) { return (unsigned)tid * 2654435761u % MAX_PARKED; }
+
+bool world_park(uintptr_t sp)
+{
+    pid_t me = sys_gettid();
+    unsigned i = park_home(me);
+    for (unsigned k = 0; k < 8; k++, i = (i + 1) % MAX_PARKED) {
+        struct park *p = &w.parks[i];
+        int expect = 0;
+        if (!atomic_compare_exchange_strong(&p->owner, &expect, me))
+            continue;
+        p->t = (struct stopped_thread){me,
+                                       sp,
+                                       (uintptr_t)__builtin_thread_pointer(),
+                                       tls.inflight_old,
+                                       tls.inflight_new,
+                                       tls.inflight_size};
+        atomic_store_explicit(&p->tid, me, memory_order_release);
+        tls.park_slot = i + 1;
+        return true;
+    }
+    return false; /* table full: this thread is waited for as any other */
+}
+
+void world_unpark(void)
+{
+    unsigned i = tls.park_slot;
+    if (!i)
+        return;
+    tls.park_slot = 0;
+    struct park *p = &w.parks[i - 1];
+    atomic_store_explicit(&p->tid, 0, memory_order_release);
+    atomic_store_explicit(&p->owner, 0, memory_order_release);
+}
+
+/* The park record of `tid`, or NULL. */
+static const struct park *parked(pid_t tid)
+{
+    unsigned i = park_home(tid);
+    for (unsigned k = 0; k < 8; k++, i = (i + 1) % MAX_PARKED)
+        if (atomic_load_explicit(&w.parks[i].tid, memory_order_acquire) == tid)
+            return &w.parks[i];
+    return NULL;
+}
 
 static void stop_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -51,17 +110,18 @@ static void stop_handler(int sig, siginfo_t *si, void *uc)
         errno = saved;
         return;
     }
-    int slot = atomic_fetch_add(&w.acked, 1);
+    atomic_fetch_add(&w.entered, 1);
+    int slot = atomic_fetch_add(&w.claimed, 1);
     if (slot < MAX_STOPPED) {
-        struct stopped_thread *t = &w.threads[slot];
         volatile uintptr_t here = 0;
-        t->tid = sys_gettid();
-        t->sp = (uintptr_t)&here;
-        t->tp = (uintptr_t)__builtin_thread_pointer();
-        t->inflight_old = tls.inflight_old;
-        t->inflight_new = tls.inflight_new;
-        t->inflight_size = tls.inflight_size;
+        w.threads[slot] = (struct stopped_thread){sys_gettid(),
+                                                  (uintptr_t)&here,
+                                                  (uintptr_t)__builtin_thread_pointer(),
+                                                  tls.inflight_old,
+                                                  tls.inflight_new,
+                                                  tls.inflight_size};
     }
+    atomic_fetch_add(&w.acked, 1);
     sys_futex_wake((int *)&w.acked, 1);
     while (atomic_load(&w.round) == round)
         sys_futex_wait((int *)&w.round, round, -1);
@@ -112,12 +172,28 @@ static unsigned list_tasks(void)
     return n;
 }
 
-static bool has_acked(pid_t tid, int acked)
+/* True when `tid` filled a slot of `threads` (slots are cleared before
+ * each round, and a handler counts in `acked` only after filling its). */
+static bool has_acked(pid_t tid, int claimed)
 {
-    for (int i = 0; i < acked && i < MAX_STOPPED; i++)
-        if (w.threads[i].tid == tid)
+    for (int i = 0; i < claimed && i < MAX_STOPPED; i++)
+        if (__atomic_load_n(&w.threads[i].tid, __ATOMIC_ACQUIRE) == tid)
             return true;
     return false;
+}
+
+/* Signalled threads that will not run program code before the resume
+ * without acknowledging: they are parked in libunwind. */
+static unsigned count_parked(unsigned sent)
+{
+    unsigned n = 0;
+    int claimed = atomic_load(&w.claimed);
+    for (unsigned j = 0; j < sent; j++) {
+        pid_t tid = w.unstopped[j];
+        if (tid > 0 && parked(tid) && !has_acked(tid, claimed))
+            n++;
+    }
+    return n;
 }
 
 void world_stop(struct world *out)
@@ -132,7 +208,12 @@ void world_stop(struct world *out)
 
     w.self = sys_getpid();
     pid_t me = sys_gettid();
+    int last = GS_MIN(atomic_load(&w.claimed), MAX_STOPPED);
+    for (int i = 0; i < last; i++)
+        w.threads[i].tid = 0;
+    atomic_store(&w.claimed, 0);
     atomic_store(&w.acked, 0);
+    atomic_store(&w.entered, 0);
     atomic_store(&w.resumed, 0);
     atomic_fetch_add(&w.round, 1); /* odd: stopping */
     unsigned sent = 0, n_unstopped = 0;
@@ -154,40 +235,55 @@ void world_stop(struct world *out)
                 fresh++;
             }
         }
-        /* Wait for acknowledgements, re-checking that silent threads still exist. */
+        /* Wait for acknowledgements, re-checking that silent threads still
+         * exist and whether they are parked. */
         double t0 = sys_now_ms();
         for (;;) {
             int acked = atomic_load(&w.acked);
             if ((unsigned)acked >= sent)
                 break;
+            unsigned gone = 0;
+            for (unsigned j = 0; j < sent; j++) {
+                pid_t tid = w.unstopped[j];
+                if (tid > 0 && !has_acked(tid, atomic_load(&w.claimed)) &&
+                    sys_tgkill(w.self, tid, 0) == ESRCH)
+                    w.unstopped[j] = -tid; /* exited: not waited for */
+                if (w.unstopped[j] <= 0)
+                    gone++;
+            }
+            if ((unsigned)acked + gone + count_parked(sent) >= sent)
+                break;
             if (sys_now_ms() - t0 > ACK_TIMEOUT_MS)
                 break;
             sys_futex_wait((int *)&w.acked, acked, 1000000);
-            unsigned live = 0;
-            for (unsigned j = 0; j < sent; j++) {
-                pid_t tid = w.unstopped[j];
-                if (tid && !has_acked(tid, atomic_load(&w.acked)) &&
-                    sys_tgkill(w.self, tid, 0) == ESRCH)
-                    w.unstopped[j] = -tid; /* exited: not waited for */
-                else
-                    live++;
-            }
-            unsigned gone = sent - live;
-            if ((unsigned)atomic_load(&w.acked) + gone >= sent)
-                break;
         }
         if (fresh == 0)
             break;
     }
-    int acked = GS_MIN(atomic_load(&w.acked), MAX_STOPPED);
-    /* Whoever was signalled, is alive and never answered blocks the signal. */
+    /* Handlers that claimed a slot finish filling it (a few instructions). */
+    double t1 = sys_now_ms();
+    while (atomic_load(&w.acked) < atomic_load(&w.entered) && sys_now_ms() - t1 < ACK_TIMEOUT_MS)
+        syscall(SYS_sched_yield);
+    /* Parked threads get a slot of their own, filled from their park record. */
     for (unsigned j = 0; j < sent; j++) {
         pid_t tid = w.unstopped[j];
-        if (tid > 0 && !has_acked(tid, acked))
+        const struct park *p = tid > 0 ? parked(tid) : NULL;
+        if (!p || has_acked(tid, atomic_load(&w.claimed)))
+            continue;
+        int slot = atomic_fetch_add(&w.claimed, 1);
+        if (slot < MAX_STOPPED)
+            w.threads[slot] = p->t;
+    }
+    int claimed = GS_MIN(atomic_load(&w.claimed), MAX_STOPPED);
+    /* Whoever was signalled, is alive, never answered and is not parked
+     * blocks the signal. */
+    for (unsigned j = 0; j < sent; j++) {
+        pid_t tid = w.unstopped[j];
+        if (tid > 0 && !has_acked(tid, claimed))
             w.unstopped[n_unstopped++] = tid;
     }
     out->stopped = w.threads;
-    out->n_stopped = (unsigned)acked;
+    out->n_stopped = (unsigned)claimed;
     out->unstopped = w.unstopped;
     out->n_unstopped = n_unstopped;
     if (n_unstopped)
@@ -202,14 +298,15 @@ void world_stop(struct world *out)
 
 void world_resume(struct world *out)
 {
-    int stopped = (int)out->n_stopped;
+    (void)out;
     atomic_fetch_add(&w.round, 1); /* even: resume */
     sys_futex_wake((int *)&w.round, INT32_MAX);
     double t0 = sys_now_ms();
-    /* Wait until every handler has left, so the next stop starts clean. */
+    /* Wait until every handler that entered this round has left, so the
+     * next stop starts clean (late handlers of parked threads included). */
     for (;;) {
         int r = atomic_load(&w.resumed);
-        if (r >= stopped || sys_now_ms() - t0 > ACK_TIMEOUT_MS)
+        if (r >= atomic_load(&w.entered) || sys_now_ms() - t0 > ACK_TIMEOUT_MS)
             break;
         sys_futex_wait((int *)&w.resumed, r, 1000000);
     }

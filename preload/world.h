@@ -36,4 +36,17 @@ int world_init(void);
 void world_stop(struct world *w);
 void world_resume(struct world *w);
 
+/* Parks the calling thread around a call into libunwind, which blocks
+ * every signal while it waits for the loader lock a scan may hold: the
+ * stopper then takes the thread as stopped at `sp` without waiting for it.
+ * That is sound because a parked thread runs no program code until the
+ * scan ends: leaving libunwind it unblocks the stop signal, whose handler
+ * runs at once and waits for the resume. pre: every callee-saved register
+ * and the thread's frames above `sp` stay as they are until world_unpark
+ * (arch_call_with_regs_saved spills the registers there).
+ * returns: false when no park slot is free (the thread is waited for).
+ * signal-safe; no locks. */
+bool world_park(uintptr_t sp);
+void world_unpark(void);
+
 #endif
