@@ -255,22 +255,32 @@ size_t guardian_drain(void (*free_block)(void *))
 
 size_t guardian_pending(void) { return __atomic_load_n(&guard.pend_n, __ATOMIC_RELAXED); }
 
+/* Removes every slot naming `key` from g's queue, keeping the others in
+ * order. returns: the number removed. */
+static uint32_t queue_remove(struct gs_guardian *g, uintptr_t key)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < g->n; k++) {
+        uintptr_t v = g->queue[(g->head + k) % g->cap];
+        if (v != key)
+            g->queue[(g->head + kept++) % g->cap] = v;
+    }
+    uint32_t removed = (uint32_t)(g->n - kept);
+    g->n = kept;
+    return removed;
+}
+
 void guardian_forget(uintptr_t block)
 {
     spin_lock(&guard.lock);
     struct gentry *e = entry_find(block);
     if (e) {
-        /* Freed while queued (the program kept a pointer the scan missed). */
-        for (uint32_t id = 0; e->held && id < guard.n_ids; id++) {
-            struct gs_guardian *g = guard.guardians[id];
-            for (size_t k = 0; g && k < g->n; k++) {
-                size_t i = (g->head + k) % g->cap;
-                if (g->queue[i] == e->key) {
-                    g->queue[i] = GS_HIDE(0); /* polls skip it */
-                    e->held--;
-                }
-            }
-        }
+        /* Freed while queued (the program kept a pointer the scan missed):
+         * its slots go, so every queue slot names a live block and a poll
+         * returns NULL only when the queue is empty. */
+        for (uint32_t id = 0; e->held && id < guard.n_ids; id++)
+            if (guard.guardians[id])
+                e->held -= queue_remove(guard.guardians[id], e->key);
         if (e->pending)
             for (size_t k = 0; k < guard.pend_n; k++)
                 if (guard.pend[k].block == e->key)
