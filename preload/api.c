@@ -76,33 +76,36 @@ GS_API gs_guardian *gs_guardian_new(void)
         errno = ENOSYS;
         return NULL;
     }
-    gs_guardian *g = guardian_new();
-    if (!g)
+    /* The handle is a token (guardian.h), not memory. */
+    uintptr_t token = guardian_new();
+    if (!token)
         errno = ENOMEM;
-    return g;
+    return (gs_guardian *)token;
 }
 
 GS_API int gs_guardian_register(gs_guardian *g, void *block)
 {
     if (!usable())
         return fail(ENOSYS);
-    if (!g || !block || !handle_update((uintptr_t)block, HF_GUARDED, 0, UINT32_MAX))
+    /* The guardian first: a bad one must leave the block's flags alone. */
+    if (!guardian_valid((uintptr_t)g) || !block ||
+        !handle_update((uintptr_t)block, HF_GUARDED, 0, UINT32_MAX))
         return fail(EINVAL);
-    int err = guardian_register(g, (uintptr_t)block);
+    int err = guardian_register((uintptr_t)g, (uintptr_t)block);
     return err ? fail(err) : 0;
 }
 
 GS_API void *gs_guardian_poll(gs_guardian *g)
 {
-    if (!g || !usable())
+    if (!usable())
         return NULL;
-    return (void *)guardian_poll(g);
+    return (void *)guardian_poll((uintptr_t)g);
 }
 
 GS_API void gs_guardian_free(gs_guardian *g)
 {
-    if (g && usable())
-        guardian_free(g);
+    if (usable())
+        guardian_free((uintptr_t)g);
 }
 
 GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)

@@ -18,11 +18,24 @@
 #define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
+/* A guardian handle given to the program is a token, never an address:
+ *   bits 48..63  TOKEN_TAG
+ *   bits 12..47  the slot's generation when the guardian was made
+ *   bits  0..11  slot index
+ * The tag makes it a non-canonical address, so no copy the program keeps
+ * can look like a pointer to one of its blocks, and no dereference of a
+ * forged one can succeed. A freed slot's generation moves on, so a stale
+ * token stays invalid when the slot is reused (until 2^36 reuses). */
 #define MAX_GUARDIANS 4096
-#define GUARDIAN_MAGIC 0x67756172u
+#define TOKEN_TAG 0x6775ull
+#define TOKEN_SLOT_MASK 0xfffull
+#define TOKEN_GEN_MASK 0xfffffffffull
 
-struct gs_guardian {
-    uint32_t magic, id;
+_Static_assert(sizeof(uintptr_t) == 8, "guardian tokens need 64-bit pointers");
+
+struct guardian {
+    bool used;
+    uint64_t gen;     /* generation of the current or last guardian here */
     uintptr_t *queue; /* hidden block addresses, FIFO ring */
     size_t head, n, cap;
 };
@@ -49,8 +62,8 @@ static struct {
     bool oom;
     struct gentry *table;
     size_t n_entries;
-    struct gs_guardian *guardians[MAX_GUARDIANS];
-    uint32_t n_ids; /* ids in use are below this */
+    struct guardian slots[MAX_GUARDIANS];
+    uint32_t n_ids; /* slots in use are below this */
     struct pending *pend;
     size_t pend_n, pend_cap;
 } guard;
@@ -97,35 +110,41 @@ static void entry_maybe_drop(struct gentry *e)
         entry_drop(e);
 }
 
-static bool guardian_valid_locked(const struct gs_guardian *g)
+/* The guardian a token names, or NULL (forged, stale, or freed). */
+static struct guardian *guardian_of_locked(uintptr_t token)
 {
-    for (uint32_t i = 0; i < guard.n_ids; i++)
-        if (guard.guardians[i] == g)
-            return g->magic == GUARDIAN_MAGIC;
-    return false;
+    if (token >> 48 != TOKEN_TAG)
+        return NULL;
+    struct guardian *g = &guard.slots[token & TOKEN_SLOT_MASK];
+    return g->used && g->gen == ((token >> 12) & TOKEN_GEN_MASK) ? g : NULL;
 }
 
-struct gs_guardian *guardian_new(void)
+static uint32_t slot_of(const struct guardian *g) { return (uint32_t)(g - guard.slots); }
+
+uintptr_t guardian_new(void)
 {
-    struct gs_guardian *g = arena_alloc(sizeof *g);
-    if (!g)
-        return NULL;
     spin_lock(&guard.lock);
     uint32_t id = 0;
-    while (id < guard.n_ids && guard.guardians[id])
+    while (id < guard.n_ids && guard.slots[id].used)
         id++;
-    if (id == MAX_GUARDIANS) {
-        spin_unlock(&guard.lock);
-        arena_free(g, sizeof *g);
-        return NULL;
+    uintptr_t token = 0;
+    if (id < MAX_GUARDIANS) {
+        if (id == guard.n_ids)
+            guard.n_ids++;
+        struct guardian *g = &guard.slots[id];
+        g->used = true;
+        token = TOKEN_TAG << 48 | g->gen << 12 | id;
     }
-    if (id == guard.n_ids)
-        guard.n_ids++;
-    g->magic = GUARDIAN_MAGIC;
-    g->id = id;
-    guard.guardians[id] = g;
     spin_unlock(&guard.lock);
-    return g;
+    return token;
+}
+
+bool guardian_valid(uintptr_t token)
+{
+    spin_lock(&guard.lock);
+    bool ok = guardian_of_locked(token) != NULL;
+    spin_unlock(&guard.lock);
+    return ok;
 }
 
 static bool grow(void **arr, uint32_t *cap32, size_t *capz, size_t elem)
@@ -147,28 +166,30 @@ static bool grow(void **arr, uint32_t *cap32, size_t *capz, size_t elem)
     return true;
 }
 
-int guardian_register(struct gs_guardian *g, uintptr_t block)
+int guardian_register(uintptr_t token, uintptr_t block)
 {
     spin_lock(&guard.lock);
     int err = 0;
     struct gentry *e;
-    if (!guardian_valid_locked(g))
+    struct guardian *g = guardian_of_locked(token);
+    if (!g)
         err = EINVAL;
     else if (!(e = entry_get(block)))
         err = ENOMEM;
     else if (e->ngids == e->gcap && !grow((void **)&e->gids, &e->gcap, NULL, sizeof *e->gids))
         err = ENOMEM;
     else
-        e->gids[e->ngids++] = g->id;
+        e->gids[e->ngids++] = slot_of(g);
     spin_unlock(&guard.lock);
     return err;
 }
 
-uintptr_t guardian_poll(struct gs_guardian *g)
+uintptr_t guardian_poll(uintptr_t token)
 {
     uintptr_t block = 0;
     spin_lock(&guard.lock);
-    if (guardian_valid_locked(g) && g->n) {
+    struct guardian *g = guardian_of_locked(token);
+    if (g && g->n) {
         block = (uintptr_t)GS_REVEAL(g->queue[g->head]);
         g->head = (g->head + 1) % g->cap;
         g->n--;
@@ -191,10 +212,11 @@ static void remove_gid(struct gentry *e, uint32_t id)
             i++;
 }
 
-void guardian_free(struct gs_guardian *g)
+void guardian_free(uintptr_t token)
 {
     spin_lock(&guard.lock);
-    if (!guardian_valid_locked(g)) {
+    struct guardian *g = guardian_of_locked(token);
+    if (!g) {
         spin_unlock(&guard.lock);
         return;
     }
@@ -206,16 +228,16 @@ void guardian_free(struct gs_guardian *g)
     }
     struct gentry *e, *tmp;
     HASH_ITER(hh, guard.table, e, tmp) {
-        remove_gid(e, g->id);
+        remove_gid(e, slot_of(g));
         entry_maybe_drop(e);
     }
-    guard.guardians[g->id] = NULL;
-    while (guard.n_ids && !guard.guardians[guard.n_ids - 1])
+    uintptr_t *queue = g->queue;
+    size_t cap = g->cap;
+    *g = (struct guardian){.gen = (g->gen + 1) & TOKEN_GEN_MASK};
+    while (guard.n_ids && !guard.slots[guard.n_ids - 1].used)
         guard.n_ids--;
-    g->magic = 0;
     spin_unlock(&guard.lock);
-    arena_free(g->queue, g->cap * sizeof *g->queue);
-    arena_free(g, sizeof *g);
+    arena_free(queue, cap * sizeof *queue);
 }
 
 int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg)
@@ -257,7 +279,7 @@ size_t guardian_pending(void) { return __atomic_load_n(&guard.pend_n, __ATOMIC_R
 
 /* Removes every slot naming `key` from g's queue, keeping the others in
  * order. returns: the number removed. */
-static uint32_t queue_remove(struct gs_guardian *g, uintptr_t key)
+static uint32_t queue_remove(struct guardian *g, uintptr_t key)
 {
     size_t kept = 0;
     for (size_t k = 0; k < g->n; k++) {
@@ -279,8 +301,8 @@ void guardian_forget(uintptr_t block)
          * its slots go, so every queue slot names a live block and a poll
          * returns NULL only when the queue is empty. */
         for (uint32_t id = 0; e->held && id < guard.n_ids; id++)
-            if (guard.guardians[id])
-                e->held -= queue_remove(guard.guardians[id], e->key);
+            if (guard.slots[id].used)
+                e->held -= queue_remove(&guard.slots[id], e->key);
         if (e->pending)
             for (size_t k = 0; k < guard.pend_n; k++)
                 if (guard.pend[k].block == e->key)
@@ -387,7 +409,7 @@ void guardian_scan(struct heap *h, struct guard_actions *out)
     keep_alive(h, out, first_final);
 }
 
-static bool queue_push(struct gs_guardian *g, uintptr_t hidden)
+static bool queue_push(struct guardian *g, uintptr_t hidden)
 {
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 16;
@@ -414,8 +436,8 @@ void guardian_apply(struct guard_actions *acts)
         if (acts->a[k].kind == GA_QUEUE) {
             /* A registration is used up by the queueing, as in Scheme. */
             for (uint32_t i = 0; i < e->ngids; i++) {
-                struct gs_guardian *g = guard.guardians[e->gids[i]];
-                if (g && queue_push(g, e->key))
+                struct guardian *g = &guard.slots[e->gids[i]];
+                if (g->used && queue_push(g, e->key))
                     e->held++;
             }
             e->ngids = 0;

@@ -20,7 +20,6 @@
 
 #include "mark.h"
 
-struct gs_guardian;
 typedef void (*guardian_fn)(void *block, void *arg);
 
 enum guard_action_kind { GA_QUEUE = 1, GA_FINALIZE = 2 };
@@ -35,13 +34,19 @@ struct guard_actions {
     size_t n, cap;
 };
 
-struct gs_guardian *guardian_new(void);
+/* Guardians are named by tokens (guardian.c): opaque, never addresses, and
+ * a freed guardian's token is never valid again.
+ * returns: a new token, or 0 when MAX_GUARDIANS exist. */
+uintptr_t guardian_new(void);
+/* Whether `token` names a guardian that exists now. */
+bool guardian_valid(uintptr_t token);
 /* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is a live block
  * already flagged HF_GUARDED by the caller. */
-int guardian_register(struct gs_guardian *g, uintptr_t block);
+int guardian_register(uintptr_t token, uintptr_t block);
 /* returns: a block address, or 0 (none, or a bad guardian). */
-uintptr_t guardian_poll(struct gs_guardian *g);
-void guardian_free(struct gs_guardian *g);
+uintptr_t guardian_poll(uintptr_t token);
+/* A bad token is ignored. */
+void guardian_free(uintptr_t token);
 /* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. */
 int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg);
 
