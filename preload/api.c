@@ -29,6 +29,17 @@ static int fail(int err)
 
 GS_API int gs_active(void) { return init_ready() ? 1 : 0; }
 
+/* The side table's entry first, then the handle's flag (guardian.h): a scan
+ * in between sees the entry's role and leaves the flag to come alone. A
+ * block freed meanwhile (a race in the program) is forgotten. */
+static int flag_block(uintptr_t block, uint32_t flag)
+{
+    if (handle_update(block, flag, 0, UINT32_MAX))
+        return 0;
+    guardian_forget(block);
+    return fail(EINVAL);
+}
+
 static uintptr_t collect_cb(uintptr_t sp, void *arg)
 {
     (void)arg;
@@ -87,12 +98,13 @@ GS_API int gs_guardian_register(gs_guardian *g, void *block)
 {
     if (!usable())
         return fail(ENOSYS);
-    /* The guardian first: a bad one must leave the block's flags alone. */
-    if (!guardian_valid((uintptr_t)g) || !block ||
-        !handle_update((uintptr_t)block, HF_GUARDED, 0, UINT32_MAX))
+    struct handle h;
+    if (!block || !handle_lookup((uintptr_t)block, &h))
         return fail(EINVAL);
     int err = guardian_register((uintptr_t)g, (uintptr_t)block);
-    return err ? fail(err) : 0;
+    if (err)
+        return fail(err);
+    return flag_block((uintptr_t)block, HF_GUARDED);
 }
 
 GS_API void *gs_guardian_poll(gs_guardian *g)
@@ -115,10 +127,10 @@ GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)
     struct handle h;
     if (!block || !handle_lookup((uintptr_t)block, &h))
         return fail(EINVAL);
-    if (fn)
-        handle_update((uintptr_t)block, HF_FINALIZER, 0, UINT32_MAX);
     int err = guardian_set_finalizer((uintptr_t)block, fn, arg);
-    return err ? fail(err) : 0;
+    if (err)
+        return fail(err);
+    return fn ? flag_block((uintptr_t)block, HF_FINALIZER) : 0;
 }
 
 GS_API size_t gs_drain(void)

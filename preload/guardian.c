@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "handle.h"
 #include "lock.h"
 #include "sys.h"
 
@@ -40,7 +41,17 @@ struct guardian {
     size_t head, n, cap;
 };
 
-/* A block's side-table entry. All user pointers are stored hidden. */
+/* A block's side-table entry. All user pointers are stored hidden.
+ * Its roles: HF_GUARDED while registered or queued (`ngids`, `held`),
+ * HF_FINALIZER while it has a finalizer or one is queued (`fn`,
+ * `pending`). `flagged` are the handle flags the API set for it.
+ * Invariant (free relies on it to call guardian_forget): an entry exists
+ * only while its block's handle carries the bits in `flagged`, which is
+ * never 0; the API sets a handle's flag right after the entry's role
+ * (api.c flag_block), and a role just given is never cleared. A flag whose role ended is cleared by the next scan's
+ * guardian_prepare, the only place holding the handle locks and
+ * `guard.lock` at once; until then the entry stays, role-less if need be,
+ * and the stale flag only keeps reclaim away from the block. */
 struct gentry {
     uintptr_t key;      /* GS_HIDE(block) */
     guardian_fn fn;     /* finalizer, or NULL */
@@ -49,6 +60,7 @@ struct gentry {
     uint32_t ngids, gcap;
     uint32_t held;      /* guardian queue slots holding it */
     bool pending;       /* queued for finalization */
+    uint8_t flagged;    /* HF_GUARDED | HF_FINALIZER set on its handle */
     UT_hash_handle hh;
 };
 
@@ -103,10 +115,16 @@ static void entry_drop(struct gentry *e)
     guard.n_entries--;
 }
 
-/* An entry that no longer guards, finalizes or is held goes away. */
+static uint8_t entry_roles(const struct gentry *e)
+{
+    return (uint8_t)((e->ngids || e->held ? HF_GUARDED : 0) |
+                     (e->fn || e->pending ? HF_FINALIZER : 0));
+}
+
+/* An entry with no role and no flag left on its handle goes away. */
 static void entry_maybe_drop(struct gentry *e)
 {
-    if (!e->fn && !e->ngids && !e->held && !e->pending)
+    if (!entry_roles(e) && !e->flagged)
         entry_drop(e);
 }
 
@@ -180,6 +198,8 @@ int guardian_register(uintptr_t token, uintptr_t block)
         err = ENOMEM;
     else
         e->gids[e->ngids++] = slot_of(g);
+    if (!err)
+        e->flagged |= HF_GUARDED;
     spin_unlock(&guard.lock);
     return err;
 }
@@ -248,6 +268,8 @@ int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg)
     if (e) {
         e->fn = fn;
         e->arg = GS_HIDE(arg);
+        if (fn)
+            e->flagged |= HF_FINALIZER;
         entry_maybe_drop(e);
     } else if (fn) {
         err = ENOMEM;
@@ -312,9 +334,25 @@ void guardian_forget(uintptr_t block)
     spin_unlock(&guard.lock);
 }
 
+/* Clears the flags whose role ended and drops the entries left with none.
+ * pre: every handle lock and `guard.lock` held. */
+static void sync_flags_locked(void)
+{
+    struct gentry *e, *tmp;
+    HASH_ITER(hh, guard.table, e, tmp) {
+        uint8_t lost = e->flagged & (uint8_t)~entry_roles(e);
+        if (lost) {
+            handle_update_locked((uintptr_t)GS_REVEAL(e->key), 0, lost);
+            e->flagged &= (uint8_t)~lost;
+            entry_maybe_drop(e);
+        }
+    }
+}
+
 int guardian_prepare(struct guard_actions *out, bool shared)
 {
     spin_lock(&guard.lock);
+    sync_flags_locked();
     out->n = 0;
     out->cap = guard.n_entries ? guard.n_entries : 1;
     out->a = shared ? sys_map_shared(out->cap * sizeof *out->a)

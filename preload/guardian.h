@@ -40,14 +40,18 @@ struct guard_actions {
 uintptr_t guardian_new(void);
 /* Whether `token` names a guardian that exists now. */
 bool guardian_valid(uintptr_t token);
-/* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is a live block
- * already flagged HF_GUARDED by the caller. */
+/* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is the start
+ * of a live block. post (on 0): the caller sets HF_GUARDED on its handle,
+ * or calls guardian_forget if it cannot. */
 int guardian_register(uintptr_t token, uintptr_t block);
 /* returns: a block address, or 0 (none, or a bad guardian). */
 uintptr_t guardian_poll(uintptr_t token);
 /* A bad token is ignored. */
 void guardian_free(uintptr_t token);
-/* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. */
+/* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. post
+ * (fn != NULL, on 0): the caller sets HF_FINALIZER on its handle, or calls
+ * guardian_forget if it cannot. Flags whose role ended are cleared by the
+ * next scan (guardian_prepare), which is when reclaim sees them. */
 int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg);
 
 /* Runs the pending finalizers on this thread, then frees their blocks
@@ -58,8 +62,9 @@ size_t guardian_pending(void);
 /* Drops everything about a block the program freed. */
 void guardian_forget(uintptr_t block);
 
-/* Scan protocol, in this order: prepare (world running, handle locks held;
- * takes guard.lock and maps the action buffer), scan (STW, after the root
+/* Scan protocol, in this order: prepare (world running, every handle lock
+ * held; takes guard.lock, clears the HF_GUARDED / HF_FINALIZER flags of
+ * blocks no longer guarded or finalizable, maps the action buffer), scan (STW, after the root
  * mark), apply (after resume; releases guard.lock). */
 int guardian_prepare(struct guard_actions *out, bool shared);
 void guardian_scan(struct heap *h, struct guard_actions *out);

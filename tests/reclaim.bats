@@ -73,3 +73,49 @@ bats_require_minimum_version 1.5.0
 	assert_line "polled B"
 	assert_clean_report
 }
+
+@test "a block whose finalizer was cleared is reclaimed like any other (#3)" {
+	EXTRA_OPTS=reclaim=1
+	run -0 gs_run reclaim_two_scans finalizer-cleared
+	refute_line --partial "FAIL"
+	assert_line "scan1 2"
+	assert_line "scan2 0"
+	assert_line "drained 0"
+	assert_clean_report
+}
+
+@test "a block that keeps its finalizer is never reclaimed; gs_drain finalizes it (#3)" {
+	EXTRA_OPTS=reclaim=1
+	run -0 gs_run reclaim_two_scans finalizer-kept
+	assert_line "scan3 2"
+	assert_line "drained 1"
+	assert_line "finalized 1 live 0"
+	assert_clean_report
+}
+
+@test "a queued block whose guardian was freed, and a polled block dropped again, are reclaimed (#3)" {
+	EXTRA_OPTS=reclaim=1
+	run -0 gs_run reclaim_two_scans guardian-freed
+	refute_line --partial "FAIL"
+	assert_line "scan1 2"
+	assert_line "scan2 2"
+	assert_line "scan3 0"
+	assert_line "polled NULL"
+	assert_clean_report
+	run -0 gs_run reclaim_two_scans polled-dropped
+	refute_line --partial "FAIL"
+	assert_line "scan3 0"
+	assert_line "polled NULL"
+}
+
+@test "while its guardian lives, or once re-registered after a poll, a block is queued instead of reclaimed (#3)" {
+	EXTRA_OPTS=reclaim=1
+	run -0 gs_run reclaim_two_scans guardian-kept
+	assert_line "scan3 2"
+	assert_line "polled victim"
+	assert_clean_report
+	run -0 gs_run reclaim_two_scans polled-reregistered
+	refute_line --partial "FAIL"
+	assert_line "scan3 2"
+	assert_line "polled victim"
+}
