@@ -73,8 +73,11 @@ typedef void (*gs_finalizer)(void *block, void *arg);
 GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg);
 
 /* Runs the pending finalizers on the calling thread, then frees their
- * blocks. Finalizers may allocate, free and set finalizers.
- * returns: the number of finalizers run. */
+ * blocks. Finalizers may allocate, free and set finalizers. A finalizer
+ * may free its own block (gs_drain then does not), or resurrect it by
+ * calling gs_set_finalizer or gs_guardian_register on it: gs_drain then
+ * leaves it allocated and a later scan treats it as any finalizable or
+ * guarded block. returns: the number of finalizers run. */
 GS_API size_t gs_drain(void);
 
 /* Never report this live block. returns: 0, or -1 with errno=EINVAL. */

@@ -43,8 +43,8 @@ struct guardian {
 
 /* A block's side-table entry. All user pointers are stored hidden.
  * Its roles: HF_GUARDED while registered or queued (`ngids`, `held`),
- * HF_FINALIZER while it has a finalizer or one is queued (`fn`,
- * `pending`). `flagged` are the handle flags the API set for it.
+ * HF_FINALIZER while it has a finalizer or one is queued or running
+ * (`fn`, `pending`, `running`). `flagged` are the handle flags the API set for it.
  * Invariant (free relies on it to call guardian_forget): an entry exists
  * only while its block's handle carries the bits in `flagged`, which is
  * never 0; the API sets a handle's flag right after the entry's role
@@ -60,6 +60,7 @@ struct gentry {
     uint32_t ngids, gcap;
     uint32_t held;      /* guardian queue slots holding it */
     bool pending;       /* queued for finalization */
+    bool running;       /* its finalizer runs in a gs_drain now */
     uint8_t flagged;    /* HF_GUARDED | HF_FINALIZER set on its handle */
     UT_hash_handle hh;
 };
@@ -118,7 +119,7 @@ static void entry_drop(struct gentry *e)
 static uint8_t entry_roles(const struct gentry *e)
 {
     return (uint8_t)((e->ngids || e->held ? HF_GUARDED : 0) |
-                     (e->fn || e->pending ? HF_FINALIZER : 0));
+                     (e->fn || e->pending || e->running ? HF_FINALIZER : 0));
 }
 
 /* An entry with no role and no flag left on its handle goes away. */
@@ -278,6 +279,23 @@ int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg)
     return err;
 }
 
+/* After a block's finalizer returned: whether drain frees the block now.
+ * Not when the finalizer freed it (its entry went with it; one found now
+ * belongs to a new block at that address) nor when it resurrected it by
+ * giving it a finalizer again or registering it with a guardian (Boehm
+ * allows both): the block then waits for a later scan as before. */
+static bool finalized_block_is_done(uintptr_t block)
+{
+    spin_lock(&guard.lock);
+    struct gentry *e = entry_find(block);
+    bool done = e && e->running && !e->fn && !e->ngids;
+    if (e && e->running && !done)
+        e->running = false;
+    /* A done entry stays `running` (a root) until the free drops it. */
+    spin_unlock(&guard.lock);
+    return done;
+}
+
 size_t guardian_drain(void (*free_block)(void *))
 {
     size_t ran = 0;
@@ -288,11 +306,17 @@ size_t guardian_drain(void (*free_block)(void *))
             return ran;
         }
         struct pending p = guard.pend[--guard.pend_n];
+        struct gentry *e = entry_find((uintptr_t)GS_REVEAL(p.block));
+        if (e) {
+            e->pending = false;
+            e->running = true;
+        }
         spin_unlock(&guard.lock);
         /* Outside the lock: finalizers may allocate, free, set finalizers. */
         void *block = GS_REVEAL(p.block);
         p.fn(block, GS_REVEAL(p.arg));
-        free_block(block); /* drops the entry through guardian_forget */
+        if (finalized_block_is_done((uintptr_t)block))
+            free_block(block); /* drops the entry through guardian_forget */
         ran++;
     }
 }
@@ -400,10 +424,11 @@ static void keep_alive(struct heap *h, const struct guard_actions *out, size_t f
 void guardian_scan(struct heap *h, struct guard_actions *out)
 {
     struct gentry *e, *tmp;
-    /* Held blocks are the queues' and the program's again soon: roots. */
+    /* Queued blocks are the program's again soon, and a block whose
+     * finalizer runs is the finalizer's: roots. */
     HASH_ITER(hh, guard.table, e, tmp) {
         long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
-        if (i >= 0 && (e->held || e->pending))
+        if (i >= 0 && (e->held || e->pending || e->running))
             mark_block_root(h, (size_t)i);
     }
     mark_drain(h);
