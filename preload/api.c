@@ -140,11 +140,53 @@ GS_API size_t gs_drain(void)
     return guardian_drain(free);
 }
 
+/* ---- Interior pointers (gs_ignore, as LeakSanitizer's ignore_object) ---- */
+
+/* Blocks are 16-byte aligned (handle.h), so the start of the block holding
+ * p, if it is within this many bytes of p, is one of the 16-byte steps
+ * below p: probed one by one, the nearest start found decides. */
+#define INTERIOR_WINDOW 1024
+
+static bool block_covers(const struct handle *h, uintptr_t p)
+{
+    return p >= h->ptr && p - h->ptr < (h->size ? h->size : 1);
+}
+
+struct containing_ctx {
+    uintptr_t p, found;
+};
+
+static void containing_cb(const struct handle *h, void *arg)
+{
+    struct containing_ctx *c = arg;
+    if (block_covers(h, c->p))
+        c->found = h->ptr;
+}
+
+/* The start of the tracked block containing `p`, or 0. Blocks never
+ * overlap, so in the window the nearest start below p is the only
+ * candidate; past the window (larger blocks, glibc's mmapped chunks) one
+ * pass over the handle table decides. */
+static uintptr_t block_containing(uintptr_t p)
+{
+    struct handle h;
+    uintptr_t c = p & ~(uintptr_t)15;
+    for (uintptr_t back = 0; back <= INTERIOR_WINDOW && back < c; back += 16)
+        if (handle_lookup(c - back, &h))
+            return block_covers(&h, p) ? h.ptr : 0;
+    struct containing_ctx ctx = {p, 0};
+    handle_for_each_shard(containing_cb, &ctx);
+    return ctx.found;
+}
+
 GS_API int gs_ignore(void *block)
 {
     if (!usable())
         return fail(ENOSYS);
-    if (!block || !handle_update((uintptr_t)block, HF_IGNORED, 0, UINT32_MAX))
+    tls.in_shim++; /* a signal handler's malloc while a shard is locked passes through */
+    uintptr_t start = block ? block_containing((uintptr_t)block) : 0;
+    tls.in_shim--;
+    if (!start || !handle_update(start, HF_IGNORED, 0, UINT32_MAX))
         return fail(EINVAL);
     return 0;
 }

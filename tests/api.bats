@@ -80,6 +80,18 @@ bats_require_minimum_version 1.5.0
 	assert_leaks "direct ignored_alloc_64 64 1"
 }
 
+@test "gs_ignore given an interior pointer ignores the enclosing block, near its start, in a 4 KiB block and in an mmapped one; not one past its end (#3)" {
+	run -23 gs_run api_ignore_disable interior
+	refute_line --partial "FAIL"
+	assert_leaks "direct past_end_alloc_64 64 1"
+}
+
+@test "without gs_ignore the three blocks given interior pointers are direct leaks (#3)" {
+	run -23 gs_run api_ignore_disable interior-off
+	assert_leaks "$(printf '%s\n' "direct interior_alloc_262144 262144 1" "direct interior_alloc_4096 4096 1" \
+		"direct interior_alloc_48 48 1" "direct past_end_alloc_64 64 1")"
+}
+
 @test "gs_disable nests per thread: only blocks allocated after the last gs_enable and another thread's are reported (#3)" {
 	run -23 gs_run api_ignore_disable disable
 	assert_leaks "$(printf '%s\n' "direct enabled_alloc_24 24 1" "direct thread_alloc_88 88 1")"
