@@ -77,7 +77,11 @@ GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg);
  * may free its own block (gs_drain then does not), or resurrect it by
  * calling gs_set_finalizer or gs_guardian_register on it: gs_drain then
  * leaves it allocated and a later scan treats it as any finalizable or
- * guarded block. returns: the number of finalizers run. */
+ * guarded block. With reclaim=1, gs_drain first runs a scan (the cost
+ * of gs_collect) when a scan since the last drain left leaks, more of
+ * them than the drain's own last scan left: the second of the two scans
+ * reclaim needs, so the blocks it frees are not kept until the next tick.
+ * returns: the number of finalizers run. */
 GS_API size_t gs_drain(void);
 
 /* Never report the live block containing `block`: its start or any byte

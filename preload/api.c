@@ -133,10 +133,38 @@ GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)
     return fn ? flag_block((uintptr_t)block, HF_FINALIZER) : 0;
 }
 
+/* reclaim=1 at gs_drain: the scans since the last drain left leaks that a
+ * second scan may free, so the drain runs that scan now rather than leave
+ * them to the next gs_collect or interval tick. Skipped when no scan ran
+ * since the drain's own, or when the last scan left no more leaks than
+ * the drain's own did (those are the ones reclaim never frees: possible,
+ * finalizable cycles); skipping only delays a reclaim, never makes one.
+ * Racy by design: two drains at once may both scan, which is harmless. */
+static struct {
+    size_t scan_no;    /* scan_count() after the drain's last scan */
+    size_t left;       /* leaked blocks that scan left */
+} drained;
+
+static void reclaim_at_drain(void)
+{
+    size_t scans = scan_count(), blocks, bytes;
+    scan_last_leaks(&blocks, &bytes);
+    if (!scans || scans == __atomic_load_n(&drained.scan_no, __ATOMIC_RELAXED) ||
+        blocks <= __atomic_load_n(&drained.left, __ATOMIC_RELAXED))
+        return;
+    arch_call_with_regs_saved(collect_cb, NULL);
+    scan_last_leaks(&blocks, &bytes);
+    __atomic_store_n(&drained.left, blocks, __ATOMIC_RELAXED);
+    __atomic_store_n(&drained.scan_no, scan_count(), __ATOMIC_RELAXED);
+}
+
 GS_API size_t gs_drain(void)
 {
     if (!usable())
         return 0;
+    /* The scan first: finalizers it queues run in this drain. */
+    if (opt.reclaim)
+        reclaim_at_drain();
     return guardian_drain(free);
 }
 
