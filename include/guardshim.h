@@ -125,10 +125,14 @@ GS_API gs_owner gs_owner_new(const char *name);
  * one. Blocks keep the owner they were allocated under, through realloc. */
 GS_API gs_owner gs_owner_set(gs_owner owner);
 
+/* Grows only at its end; `size` says how much the caller has room for. */
 struct gs_owner_stats {
     size_t size;       /* set by the caller to sizeof(struct gs_owner_stats) */
-    const char *name;
+    const char *name;  /* the name given to gs_owner_new, valid for ever */
     size_t live_blocks, live_bytes, total_allocs, total_frees;
+    /* Since GS_VERSION 100 as well: this owner's blocks the last scan found
+     * unreachable (leaks, "possible" ones included), 0 before any scan. */
+    size_t leaked_blocks, leaked_bytes;
 };
 
 /* Fills *out (up to out->size bytes). returns: 0, or -1 with errno=EINVAL

@@ -5,6 +5,7 @@
  * degraded (gs_active() == 0): calls fail with -1/ENOSYS or return 0.
  * locks: whatever the delegate takes. STW: no. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "arch.h"
@@ -291,8 +292,14 @@ GS_API int gs_owner_stats(gs_owner owner, struct gs_owner_stats *out)
     struct owner_counts c;
     owners_counts(owner, &c);
     struct gs_owner_stats s = {sizeof s, owners_name(owner), c.live_blocks, c.live_bytes,
-                               c.total_allocs, c.total_frees};
+                               c.total_allocs, c.total_frees, 0, 0};
     size_t n = out->size < sizeof s ? out->size : sizeof s;
+    /* Only a caller with room for them pays for the leak counts. */
+    if (n >= offsetof(struct gs_owner_stats, leaked_bytes) + sizeof s.leaked_bytes && usable()) {
+        tls.in_shim++;
+        owners_leaks(owner, scan_count(), &s.leaked_blocks, &s.leaked_bytes);
+        tls.in_shim--;
+    }
     __builtin_memcpy(out, &s, n);
     out->size = n;
     return 0;
