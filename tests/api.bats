@@ -120,6 +120,27 @@ bats_require_minimum_version 1.5.0
 	assert_leaks "direct region_alloc_96 96 1"
 }
 
+@test "registered roots the scan cannot read (never mapped, unmapped since, PROT_NONE) are skipped without a fault; the rest of the range is still a root (#3)" {
+	local opts
+	for opts in scan_mappings=0 scan_mappings=0:scan_mode=snapshot; do
+		rm -f "$BATS_TEST_TMPDIR"/r.*.json
+		EXTRA_OPTS=$opts
+		run -0 gs_run api_root_region unreadable
+		refute_line --partial "FAIL"
+		assert_line "collect 0"
+		assert_line "check 0"
+		assert_clean_report
+	done
+}
+
+@test "without the registered range the block behind the hole leaks (#3)" {
+	EXTRA_OPTS=scan_mappings=0
+	run -23 gs_run api_root_region unreadable-unregister
+	assert_line "collect 1"
+	assert_line "check 1"
+	assert_leaks "direct region_alloc_96 96 1"
+}
+
 @test "gs_get_stats counts blocks, bytes, allocations, frees, scans, last leaks and pending finalizers (#3)" {
 	run -0 gs_run api_stats
 	refute_line --partial "FAIL"
