@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * guardian.c: guardians, finalizers, drain (guardian.h).
- * locks: `guard.lock`. STW: guardian_scan (reads the side table, writes
- * only the pre-mapped action buffer and mark state). allocates: arena
- * (side table, queues), never while the world is stopped. */
+ * locks: `guard.lock`; guardian_prepare updates handle flags with the
+ * handle locks its caller holds. STW: guardian_scan (reads the side table,
+ * writes only the pre-mapped action buffer and mark state). allocates:
+ * arena (side table, queues), never while the world is stopped. */
 #include "guardian.h"
 
 #include <errno.h>

@@ -11,10 +11,14 @@
  *    topological order); one that such a block reaches waits for a later
  *    scan; a cycle of finalizable blocks is never finalized and stays a
  *    leak the report shows;
- *  - queued blocks are roots until the program polls or drains them.
- * Invariant: a block is in at most one of: registered, queued-for-final.
+ *  - queued blocks are roots until the program polls or drains them, and
+ *    a block whose finalizer runs is one until the finalizer returns.
+ * Invariant: one scan queues a block on its guardians or for
+ * finalization, never both (guarded blocks are kept alive first).
+ * Guardians are named by tokens, never by addresses (guardian.c).
  * locks: `guard.lock`, taken after the handle locks by the scan, and
- * never while holding a handle lock elsewhere. */
+ * never while holding a handle lock elsewhere; no handle lock is taken
+ * under it except by guardian_prepare, whose caller holds them all. */
 #ifndef GS_GUARDIAN_H
 #define GS_GUARDIAN_H
 

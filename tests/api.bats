@@ -150,8 +150,9 @@ bats_require_minimum_version 1.5.0
 @test "every API test program runs unchanged without the shim and skips (#3)" {
 	local p
 	for p in api_collect api_check_leaks api_bad_pointers api_ignore_disable api_root_region api_stats \
-		guardian_poll finalizer_order finalizer_random_graph finalizer_threads reclaim_two_scans \
-		reclaim_random_graph owner_stats owner_report lsan_compat_interface; do
+		guardian_poll finalizer_order finalizer_random_graph finalizer_threads finalizer_rearm \
+		reclaim_two_scans reclaim_random_graph reclaim_interval owner_stats owner_report \
+		lsan_compat_interface; do
 		run -0 gs_native "$p"
 		assert_line --partial "skip:"
 	done
