@@ -5,6 +5,7 @@
  * degraded (gs_active() == 0): calls fail with -1/ENOSYS or return 0.
  * locks: whatever the delegate takes. STW: no. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "arch.h"
@@ -28,6 +29,17 @@ static int fail(int err)
 }
 
 GS_API int gs_active(void) { return init_ready() ? 1 : 0; }
+
+/* The side table's entry first, then the handle's flag (guardian.h): a scan
+ * in between sees the entry's role and leaves the flag to come alone. A
+ * block freed meanwhile (a race in the program) is forgotten. */
+static int flag_block(uintptr_t block, uint32_t flag)
+{
+    if (handle_update(block, flag, 0, UINT32_MAX))
+        return 0;
+    guardian_forget(block);
+    return fail(EINVAL);
+}
 
 static uintptr_t collect_cb(uintptr_t sp, void *arg)
 {
@@ -76,33 +88,37 @@ GS_API gs_guardian *gs_guardian_new(void)
         errno = ENOSYS;
         return NULL;
     }
-    gs_guardian *g = guardian_new();
-    if (!g)
+    /* The handle is a token (guardian.h), not memory. */
+    uintptr_t token = guardian_new();
+    if (!token)
         errno = ENOMEM;
-    return g;
+    return (gs_guardian *)token;
 }
 
 GS_API int gs_guardian_register(gs_guardian *g, void *block)
 {
     if (!usable())
         return fail(ENOSYS);
-    if (!g || !block || !handle_update((uintptr_t)block, HF_GUARDED, 0, UINT32_MAX))
+    struct handle h;
+    if (!block || !handle_lookup((uintptr_t)block, &h))
         return fail(EINVAL);
-    int err = guardian_register(g, (uintptr_t)block);
-    return err ? fail(err) : 0;
+    int err = guardian_register((uintptr_t)g, (uintptr_t)block);
+    if (err)
+        return fail(err);
+    return flag_block((uintptr_t)block, HF_GUARDED);
 }
 
 GS_API void *gs_guardian_poll(gs_guardian *g)
 {
-    if (!g || !usable())
+    if (!usable())
         return NULL;
-    return (void *)guardian_poll(g);
+    return (void *)guardian_poll((uintptr_t)g);
 }
 
 GS_API void gs_guardian_free(gs_guardian *g)
 {
-    if (g && usable())
-        guardian_free(g);
+    if (usable())
+        guardian_free((uintptr_t)g);
 }
 
 GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)
@@ -112,24 +128,94 @@ GS_API int gs_set_finalizer(void *block, gs_finalizer fn, void *arg)
     struct handle h;
     if (!block || !handle_lookup((uintptr_t)block, &h))
         return fail(EINVAL);
-    if (fn)
-        handle_update((uintptr_t)block, HF_FINALIZER, 0, UINT32_MAX);
     int err = guardian_set_finalizer((uintptr_t)block, fn, arg);
-    return err ? fail(err) : 0;
+    if (err)
+        return fail(err);
+    return fn ? flag_block((uintptr_t)block, HF_FINALIZER) : 0;
+}
+
+/* reclaim=1 at gs_drain: the scans since the last drain left leaks that a
+ * second scan may free, so the drain runs that scan now rather than leave
+ * them to the next gs_collect or interval tick. Skipped when no scan ran
+ * since the drain's own, or when the last scan left no more leaks than
+ * the drain's own did (those are the ones reclaim never frees: possible,
+ * finalizable cycles); skipping only delays a reclaim, never makes one.
+ * Racy by design: two drains at once may both scan, which is harmless. */
+static struct {
+    size_t scan_no;    /* scan_count() after the drain's last scan */
+    size_t left;       /* leaked blocks that scan left */
+} drained;
+
+static void reclaim_at_drain(void)
+{
+    size_t scans = scan_count(), blocks, bytes;
+    scan_last_leaks(&blocks, &bytes);
+    if (!scans || scans == __atomic_load_n(&drained.scan_no, __ATOMIC_RELAXED) ||
+        blocks <= __atomic_load_n(&drained.left, __ATOMIC_RELAXED))
+        return;
+    arch_call_with_regs_saved(collect_cb, NULL);
+    scan_last_leaks(&blocks, &bytes);
+    __atomic_store_n(&drained.left, blocks, __ATOMIC_RELAXED);
+    __atomic_store_n(&drained.scan_no, scan_count(), __ATOMIC_RELAXED);
 }
 
 GS_API size_t gs_drain(void)
 {
     if (!usable())
         return 0;
+    /* The scan first: finalizers it queues run in this drain. */
+    if (opt.reclaim)
+        reclaim_at_drain();
     return guardian_drain(free);
+}
+
+/* ---- Interior pointers (gs_ignore, as LeakSanitizer's ignore_object) ---- */
+
+/* Blocks are 16-byte aligned (handle.h), so the start of the block holding
+ * p, if it is within this many bytes of p, is one of the 16-byte steps
+ * below p: probed one by one, the nearest start found decides. */
+#define INTERIOR_WINDOW 1024
+
+static bool block_covers(const struct handle *h, uintptr_t p)
+{
+    return p >= h->ptr && p - h->ptr < (h->size ? h->size : 1);
+}
+
+struct containing_ctx {
+    uintptr_t p, found;
+};
+
+static void containing_cb(const struct handle *h, void *arg)
+{
+    struct containing_ctx *c = arg;
+    if (block_covers(h, c->p))
+        c->found = h->ptr;
+}
+
+/* The start of the tracked block containing `p`, or 0. Blocks never
+ * overlap, so in the window the nearest start below p is the only
+ * candidate; past the window (larger blocks, glibc's mmapped chunks) one
+ * pass over the handle table decides. */
+static uintptr_t block_containing(uintptr_t p)
+{
+    struct handle h;
+    uintptr_t c = p & ~(uintptr_t)15;
+    for (uintptr_t back = 0; back <= INTERIOR_WINDOW && back < c; back += 16)
+        if (handle_lookup(c - back, &h))
+            return block_covers(&h, p) ? h.ptr : 0;
+    struct containing_ctx ctx = {p, 0};
+    handle_for_each_shard(containing_cb, &ctx);
+    return ctx.found;
 }
 
 GS_API int gs_ignore(void *block)
 {
     if (!usable())
         return fail(ENOSYS);
-    if (!block || !handle_update((uintptr_t)block, HF_IGNORED, 0, UINT32_MAX))
+    tls.in_shim++; /* a signal handler's malloc while a shard is locked passes through */
+    uintptr_t start = block ? block_containing((uintptr_t)block) : 0;
+    tls.in_shim--;
+    if (!start || !handle_update(start, HF_IGNORED, 0, UINT32_MAX))
         return fail(EINVAL);
     return 0;
 }
@@ -206,8 +292,14 @@ GS_API int gs_owner_stats(gs_owner owner, struct gs_owner_stats *out)
     struct owner_counts c;
     owners_counts(owner, &c);
     struct gs_owner_stats s = {sizeof s, owners_name(owner), c.live_blocks, c.live_bytes,
-                               c.total_allocs, c.total_frees};
+                               c.total_allocs, c.total_frees, 0, 0};
     size_t n = out->size < sizeof s ? out->size : sizeof s;
+    /* Only a caller with room for them pays for the leak counts. */
+    if (n >= offsetof(struct gs_owner_stats, leaked_bytes) + sizeof s.leaked_bytes && usable()) {
+        tls.in_shim++;
+        owners_leaks(owner, scan_count(), &s.leaked_blocks, &s.leaked_bytes);
+        tls.in_shim--;
+    }
     __builtin_memcpy(out, &s, n);
     out->size = n;
     return 0;

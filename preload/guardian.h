@@ -11,16 +11,19 @@
  *    topological order); one that such a block reaches waits for a later
  *    scan; a cycle of finalizable blocks is never finalized and stays a
  *    leak the report shows;
- *  - queued blocks are roots until the program polls or drains them.
- * Invariant: a block is in at most one of: registered, queued-for-final.
+ *  - queued blocks are roots until the program polls or drains them, and
+ *    a block whose finalizer runs is one until the finalizer returns.
+ * Invariant: one scan queues a block on its guardians or for
+ * finalization, never both (guarded blocks are kept alive first).
+ * Guardians are named by tokens, never by addresses (guardian.c).
  * locks: `guard.lock`, taken after the handle locks by the scan, and
- * never while holding a handle lock elsewhere. */
+ * never while holding a handle lock elsewhere; no handle lock is taken
+ * under it except by guardian_prepare, whose caller holds them all. */
 #ifndef GS_GUARDIAN_H
 #define GS_GUARDIAN_H
 
 #include "mark.h"
 
-struct gs_guardian;
 typedef void (*guardian_fn)(void *block, void *arg);
 
 enum guard_action_kind { GA_QUEUE = 1, GA_FINALIZE = 2 };
@@ -35,14 +38,24 @@ struct guard_actions {
     size_t n, cap;
 };
 
-struct gs_guardian *guardian_new(void);
-/* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is a live block
- * already flagged HF_GUARDED by the caller. */
-int guardian_register(struct gs_guardian *g, uintptr_t block);
+/* Guardians are named by tokens (guardian.c): opaque, never addresses, and
+ * a freed guardian's token is never valid again.
+ * returns: a new token, or 0 when MAX_GUARDIANS exist. */
+uintptr_t guardian_new(void);
+/* Whether `token` names a guardian that exists now. */
+bool guardian_valid(uintptr_t token);
+/* returns: 0, EINVAL (bad guardian), ENOMEM. pre: `block` is the start
+ * of a live block. post (on 0): the caller sets HF_GUARDED on its handle,
+ * or calls guardian_forget if it cannot. */
+int guardian_register(uintptr_t token, uintptr_t block);
 /* returns: a block address, or 0 (none, or a bad guardian). */
-uintptr_t guardian_poll(struct gs_guardian *g);
-void guardian_free(struct gs_guardian *g);
-/* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. */
+uintptr_t guardian_poll(uintptr_t token);
+/* A bad token is ignored. */
+void guardian_free(uintptr_t token);
+/* fn == NULL clears. returns: 0 or ENOMEM. pre: `block` is live. post
+ * (fn != NULL, on 0): the caller sets HF_FINALIZER on its handle, or calls
+ * guardian_forget if it cannot. Flags whose role ended are cleared by the
+ * next scan (guardian_prepare), which is when reclaim sees them. */
 int guardian_set_finalizer(uintptr_t block, guardian_fn fn, void *arg);
 
 /* Runs the pending finalizers on this thread, then frees their blocks
@@ -53,8 +66,9 @@ size_t guardian_pending(void);
 /* Drops everything about a block the program freed. */
 void guardian_forget(uintptr_t block);
 
-/* Scan protocol, in this order: prepare (world running, handle locks held;
- * takes guard.lock and maps the action buffer), scan (STW, after the root
+/* Scan protocol, in this order: prepare (world running, every handle lock
+ * held; takes guard.lock, clears the HF_GUARDED / HF_FINALIZER flags of
+ * blocks no longer guarded or finalizable, maps the action buffer), scan (STW, after the root
  * mark), apply (after resume; releases guard.lock). */
 int guardian_prepare(struct guard_actions *out, bool shared);
 void guardian_scan(struct heap *h, struct guard_actions *out);

@@ -24,6 +24,13 @@ struct owner_counts {
 };
 void owners_counts(uint32_t id, struct owner_counts *out);
 
+/* The blocks and bytes of owner `id` that scan number `scan_no` (the last
+ * one, scan_count()) found unreachable and that were still allocated when
+ * the first caller after that scan counted them: one pass over the handle
+ * table (a few ms per million live blocks) per scan, then a load.
+ * pre: tls.in_shim > 0 (the pass holds shard locks). 0, 0 before any scan. */
+void owners_leaks(uint32_t id, size_t scan_no, size_t *blocks, size_t *bytes);
+
 void owners_atfork_prepare(void);
 void owners_atfork_parent(void);
 void owners_atfork_child(void);

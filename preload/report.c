@@ -9,7 +9,8 @@
  * "<Kind> leak of N byte(s) in M object(s) allocated from:"): the kind
  * "Possible" for interior-pointer-only blocks, and after the colon the tags
  * ` [cycle]` (entry block of a leaked cycle), ` [grown]` (a recoverable
- * report shows a group again because it grew) and ` [owner N]`.
+ * report shows a group again because it grew) and ` [owner N "name"]`
+ * (the name JSON-quoted, so it stays on its line; JSON: "owner_name").
  * Totals: leaked_* = direct + indirect + possible of the records that
  * survived suppression (what the exit code decision should see).
  * locks: none of its own; the caller serialises reports. STW: never (after
@@ -34,9 +35,16 @@
 #include "modules.h"
 #include "options.h"
 #include "outbuf.h"
+#include "owners.h"
 #include "suppress.h"
 #include "symbolize.h"
 #include "sys.h"
+
+/* Weak: the report's unit test links report.c without owners.c
+ * (tests/unit/run-report-test); there owners have no names. */
+extern const char *owners_name(uint32_t id) __attribute__((weak));
+
+static const char *owner_name(uint32_t id) { return owners_name ? owners_name(id) : NULL; }
 
 /* One group of leaked blocks with the same (kind, stack, owner). */
 struct record {
@@ -359,8 +367,15 @@ static void write_text(struct outbuf *o, const struct scan_result *res)
             outbuf_puts(o, " [cycle]");
         if (r->grown)
             outbuf_puts(o, " [grown]");
-        if (r->owner)
-            outbuf_printf(o, " [owner %u]", r->owner);
+        if (r->owner) {
+            const char *name = owner_name(r->owner);
+            outbuf_printf(o, " [owner %u", r->owner);
+            if (name) {
+                outbuf_putc(o, ' ');
+                json_write_string(o, name, strlen(name));
+            }
+            outbuf_putc(o, ']');
+        }
         outbuf_putc(o, '\n');
         text_stack(o, r->stack);
     }
@@ -476,6 +491,8 @@ static void write_json(struct outbuf *o, const struct scan_result *r, enum repor
             json_bool(&j, "grown", true);
         if (rec->owner)
             json_uint(&j, "owner", rec->owner);
+        if (rec->owner && owner_name(rec->owner))
+            json_str(&j, "owner_name", owner_name(rec->owner));
         json_stack(&j, "stack", rec->stack);
         json_end_object(&j);
     }

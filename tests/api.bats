@@ -80,6 +80,18 @@ bats_require_minimum_version 1.5.0
 	assert_leaks "direct ignored_alloc_64 64 1"
 }
 
+@test "gs_ignore given an interior pointer ignores the enclosing block, near its start, in a 4 KiB block and in an mmapped one; not one past its end (#3)" {
+	run -23 gs_run api_ignore_disable interior
+	refute_line --partial "FAIL"
+	assert_leaks "direct past_end_alloc_64 64 1"
+}
+
+@test "without gs_ignore the three blocks given interior pointers are direct leaks (#3)" {
+	run -23 gs_run api_ignore_disable interior-off
+	assert_leaks "$(printf '%s\n' "direct interior_alloc_262144 262144 1" "direct interior_alloc_4096 4096 1" \
+		"direct interior_alloc_48 48 1" "direct past_end_alloc_64 64 1")"
+}
+
 @test "gs_disable nests per thread: only blocks allocated after the last gs_enable and another thread's are reported (#3)" {
 	run -23 gs_run api_ignore_disable disable
 	assert_leaks "$(printf '%s\n' "direct enabled_alloc_24 24 1" "direct thread_alloc_88 88 1")"
@@ -108,6 +120,27 @@ bats_require_minimum_version 1.5.0
 	assert_leaks "direct region_alloc_96 96 1"
 }
 
+@test "registered roots the scan cannot read (never mapped, unmapped since, PROT_NONE) are skipped without a fault; the rest of the range is still a root (#3)" {
+	local opts
+	for opts in scan_mappings=0 scan_mappings=0:scan_mode=snapshot; do
+		rm -f "$BATS_TEST_TMPDIR"/r.*.json
+		EXTRA_OPTS=$opts
+		run -0 gs_run api_root_region unreadable
+		refute_line --partial "FAIL"
+		assert_line "collect 0"
+		assert_line "check 0"
+		assert_clean_report
+	done
+}
+
+@test "without the registered range the block behind the hole leaks (#3)" {
+	EXTRA_OPTS=scan_mappings=0
+	run -23 gs_run api_root_region unreadable-unregister
+	assert_line "collect 1"
+	assert_line "check 1"
+	assert_leaks "direct region_alloc_96 96 1"
+}
+
 @test "gs_get_stats counts blocks, bytes, allocations, frees, scans, last leaks and pending finalizers (#3)" {
 	run -0 gs_run api_stats
 	refute_line --partial "FAIL"
@@ -117,8 +150,9 @@ bats_require_minimum_version 1.5.0
 @test "every API test program runs unchanged without the shim and skips (#3)" {
 	local p
 	for p in api_collect api_check_leaks api_bad_pointers api_ignore_disable api_root_region api_stats \
-		guardian_poll finalizer_order finalizer_random_graph finalizer_threads reclaim_two_scans \
-		reclaim_random_graph owner_stats owner_report lsan_compat_interface; do
+		guardian_poll finalizer_order finalizer_random_graph finalizer_threads finalizer_rearm \
+		reclaim_two_scans reclaim_random_graph reclaim_interval owner_stats owner_report \
+		lsan_compat_interface; do
 		run -0 gs_native "$p"
 		assert_line --partial "skip:"
 	done

@@ -86,3 +86,35 @@ bats_require_minimum_version 1.5.0
 	assert_line "finalized 0 polled 0"
 	assert_line "finalizer_threads: ok"
 }
+
+@test "a finalizer that gives its block a finalizer again resurrects it: not freed, finalized again next round (#3)" {
+	run -0 gs_run finalizer_rearm rearm
+	refute_line --partial "FAIL"
+	[ "$(printf '%s\n' "${lines[@]}" | grep -E '^(round|live)' | tr '\n' ' ')" = \
+		"round 1: R live 1 round 2: R live 0 round 3: - live 0 " ] || fail "got: ${lines[*]}"
+	assert_clean_report
+}
+
+@test "without the re-arm the block is freed after its one finalizer (#3)" {
+	run -0 gs_run finalizer_rearm once
+	[ "$(printf '%s\n' "${lines[@]}" | grep -E '^(round|live)' | tr '\n' ' ')" = \
+		"round 1: R live 0 round 2: - live 0 " ] || fail "got: ${lines[*]}"
+	assert_clean_report
+}
+
+@test "a finalizer that registers its block with a guardian hands it to the guardian instead of the free (#3)" {
+	run -0 gs_run finalizer_rearm to-guardian
+	refute_line --partial "FAIL"
+	[ "$(printf '%s\n' "${lines[@]}" | grep -E '^(round|live|polled)' | tr '\n' ' ')" = \
+		"round 1: R live 1 round 2: - live 1 polled R live 0 " ] || fail "got: ${lines[*]}"
+	assert_clean_report
+}
+
+@test "a finalizer that frees its own block is not followed by a second free (#3)" {
+	run -0 gs_run finalizer_rearm frees-itself
+	refute_line --partial "FAIL"
+	assert_line "round 1: R"
+	assert_line "live 0"
+	[ "$(gs_reports | xargs cat | jq -s '[.[] | select(.trigger == "misuse")] | length')" = 0 ]
+	assert_clean_report
+}

@@ -63,3 +63,21 @@ bats_require_minimum_version 1.5.0
 	assert_line "finalized 1500 polled 1500"
 	assert_line "finalizer_threads: ok"
 }
+
+@test "a block freed after one guardian returned it leaves the other's poll loop with exactly the remaining block (#3)" {
+	run -0 gs_run guardian_poll freed-while-queued
+	refute_line --partial "FAIL"
+	assert_line "g1 A"
+	assert_line "g2 B"
+	refute_line "g2 A"
+	assert_line "g2 loop 1"
+	assert_clean_report
+}
+
+@test "the same poll loop without the free returns both blocks (#3)" {
+	run -0 gs_run guardian_poll kept-while-queued
+	assert_line "g2 A"
+	assert_line "g2 B"
+	assert_line "g2 loop 2"
+	assert_clean_report
+}

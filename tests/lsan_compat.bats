@@ -9,6 +9,11 @@ bats_require_minimum_version 1.5.0
 	assert_clean_report
 }
 
+@test "__lsan_ignore_object given an interior pointer (p + 8) ignores the enclosing block, as LeakSanitizer does (#3)" {
+	run -0 gs_run lsan_compat_interface ignore-interior
+	assert_clean_report
+}
+
 @test "without __lsan_ignore_object the block is a direct leak (#3)" {
 	run -23 gs_run lsan_compat_interface ignore-off
 	assert_leaks "direct lsan_ignored_48 48 1"

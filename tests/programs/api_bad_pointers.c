@@ -1,4 +1,4 @@
-/* Proves: every gs_* call given a bad pointer (NULL, stack address, interior pointer, freed block, bogus or freed guardian) fails with -1/EINVAL or NULL instead of crashing; the same calls on good pointers succeed
+/* Proves: every gs_* call given a bad pointer (NULL, stack address, interior pointer except to gs_ignore, freed block, bogus or freed guardian, also once a new guardian was made after the free) fails with -1/EINVAL or NULL instead of crashing; the same calls on good pointers succeed
  * Expect: "api_bad_pointers: ok", exit 0 and leaks:[]; mode `good` (valid calls) → ok; without the shim → "skip: …", exit 0 */
 #include "guardshim.h"
 #include "gs_test.h"
@@ -21,6 +21,12 @@ static GS_NOINLINE void bad_calls(void)
 	GS_CHECK(g != NULL, "gs_guardian_new failed");
 	gs_guardian *dead = gs_guardian_new();
 	gs_guardian_free(dead);
+	/* Made after `dead` was freed, so it may take its place in the shim:
+	 * `dead` must stay invalid all the same, and freeing `dead` again must
+	 * not free this one. */
+	gs_guardian *reuse = gs_guardian_new();
+	GS_CHECK(reuse != NULL, "gs_guardian_new after a free failed");
+	GS_CHECK(reuse != dead, "a freed guardian's handle was handed out again");
 	/* A guardian-shaped thing the shim never made: a heap block and a stack buffer. */
 	gs_guardian *bogus_heap = (gs_guardian *)block;
 	gs_guardian *bogus_stack = (gs_guardian *)stack_buf;
@@ -31,7 +37,9 @@ static GS_NOINLINE void bad_calls(void)
 	for (int i = 0; i < nbad; i++) {
 		GS_CHECK_EINVAL(gs_guardian_register(g, bad[i]));
 		GS_CHECK_EINVAL(gs_set_finalizer(bad[i], fin_never, NULL));
-		GS_CHECK_EINVAL(gs_ignore(bad[i]));
+		/* gs_ignore takes interior pointers (LSan's ignore_object does). */
+		if (bad[i] != block + 8 && bad[i] != block + 63)
+			GS_CHECK_EINVAL(gs_ignore(bad[i]));
 	}
 	gs_guardian *bad_g[] = {NULL, dead, bogus_heap, bogus_stack, (gs_guardian *)(block + 8)};
 	for (int i = 0; i < (int)(sizeof bad_g / sizeof bad_g[0]); i++) {
@@ -40,6 +48,10 @@ static GS_NOINLINE void bad_calls(void)
 		GS_CHECK(gs_guardian_poll(bad_g[i]) == NULL, "poll of bad guardian %d returned a block", i);
 		gs_guardian_free(bad_g[i]); /* must be a no-op */
 	}
+	GS_CHECK(gs_guardian_register(reuse, block) == 0, "the guardian made after the free lost its "
+		 "validity (errno %d)", errno);
+	gs_guardian_free(reuse);
+	GS_CHECK_EINVAL(gs_guardian_register(reuse, block));
 	/* Roots: NULL, n == 0, a range never registered, a different n. */
 	GS_CHECK_EINVAL(gs_register_root(NULL, 64));
 	GS_CHECK_EINVAL(gs_register_root(stack_buf, 0));
@@ -82,6 +94,8 @@ static GS_NOINLINE void good_calls(void)
 	GS_CHECK(gs_set_finalizer(block, fin_never, NULL) == 0, "set_finalizer errno %d", errno);
 	GS_CHECK(gs_set_finalizer(block, NULL, NULL) == 0, "clear finalizer errno %d", errno);
 	GS_CHECK(gs_ignore(block) == 0, "ignore errno %d", errno);
+	GS_CHECK(gs_ignore(block + 8) == 0, "ignore interior errno %d", errno);
+	GS_CHECK(gs_ignore(block + 63) == 0, "ignore last byte errno %d", errno);
 	GS_CHECK(gs_register_root(stack_buf, sizeof stack_buf) == 0, "register_root");
 	GS_CHECK(gs_unregister_root(stack_buf, sizeof stack_buf) == 0, "unregister_root");
 	struct gs_stats st;

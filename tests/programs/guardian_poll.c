@@ -1,5 +1,5 @@
-/* Proves: a guarded block found unreachable is queued (FIFO across scans) and returned by gs_guardian_poll still allocated, with everything it points to intact; reachable guarded blocks are never queued; a registration is used up (re-register to be told again); two guardians / two registrations queue it twice; gs_guardian_free makes queued blocks ordinary leaks
- * Expect: basic → "polled A" "polled B" "poll NULL", leaks:[]; reachable → "poll NULL", leaks:[]; used-up → second drop not queued, exit 23 `direct guarded_block 64 1` + `indirect guarded_child 32 1`; reregister → "polled A again", leaks:[]; two-guardians → "g1 A" "g2 A"; twice → "first A" "second A" "third NULL"; unpolled → leaks:[]; free-guardian → exit 23 with the same two records as used-up */
+/* Proves: a guarded block found unreachable is queued (FIFO across scans) and returned by gs_guardian_poll still allocated, with everything it points to intact; reachable guarded blocks are never queued; a registration is used up (re-register to be told again); two guardians / two registrations queue it twice; a queued block the program frees leaves its other queues without a hole; gs_guardian_free makes queued blocks ordinary leaks
+ * Expect: basic → "polled A" "polled B" "poll NULL", leaks:[]; reachable → "poll NULL", leaks:[]; used-up → second drop not queued, exit 23 `direct guarded_block 64 1` + `indirect guarded_child 32 1`; reregister → "polled A again", leaks:[]; two-guardians → "g1 A" "g2 A"; twice → "first A" "second A" "third NULL"; freed-while-queued (A on g1+g2, B on g2, A polled from g1 and freed) → g2's poll loop returns B once: "g2 B" "g2 loop 1", kept-while-queued → "g2 A" "g2 B" "g2 loop 2"; unpolled → leaks:[]; free-guardian → exit 23 with the same two records as used-up */
 #include "guardshim.h"
 #include "gs_test.h"
 
@@ -148,6 +148,34 @@ static GS_NOINLINE void mode_twice(void)
 		free_block(x);
 }
 
+/* A on g1 and g2, B on g2; g1 hands A back and the program frees it (or,
+ * in the control, keeps it) before draining g2 with a poll loop. */
+static GS_NOINLINE void mode_freed_while_queued(int free_first)
+{
+	root_a = guarded_block("A");
+	root_b = guarded_block("B");
+	GS_CHECK(gs_guardian_register(g1, root_a) == 0, "register A g1");
+	GS_CHECK(gs_guardian_register(g2, root_a) == 0, "register A g2");
+	GS_CHECK(gs_guardian_register(g2, root_b) == 0, "register B g2");
+	root_a = root_b = NULL;
+	gs_test_collect();
+	struct gblock *a = poll_one(g1, "g1");
+	if (a && free_first) {
+		free_block(a);
+		a = NULL;
+	}
+	int n = 0;
+	struct gblock *x;
+	while ((x = poll_one(g2, "g2")) != NULL) {
+		n++;
+		if (x != a)
+			free_block(x);
+	}
+	printf("g2 loop %d\n", n);
+	if (a)
+		free_block(a);
+}
+
 static GS_NOINLINE void mode_unpolled(void)
 {
 	root_a = guarded_block("A");
@@ -167,7 +195,7 @@ static GS_NOINLINE void mode_free_guardian(void)
 	g1 = NULL;
 }
 
-/* usage: guardian_poll [basic|reachable|used-up|reregister|two-guardians|twice|unpolled|free-guardian] */
+/* usage: guardian_poll [basic|reachable|used-up|reregister|two-guardians|twice|freed-while-queued|kept-while-queued|unpolled|free-guardian] */
 int main(int argc, char **argv)
 {
 	gs_test_require_shim();
@@ -186,6 +214,10 @@ int main(int argc, char **argv)
 		mode_two_guardians();
 	else if (!strcmp(mode, "twice"))
 		mode_twice();
+	else if (!strcmp(mode, "freed-while-queued"))
+		mode_freed_while_queued(1);
+	else if (!strcmp(mode, "kept-while-queued"))
+		mode_freed_while_queued(0);
 	else if (!strcmp(mode, "unpolled"))
 		mode_unpolled();
 	else if (!strcmp(mode, "free-guardian"))

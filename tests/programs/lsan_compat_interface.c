@@ -1,5 +1,5 @@
 /* Proves: a program annotated for LeakSanitizer (<sanitizer/lsan_interface.h>, built without -fsanitize) runs unchanged under the shim: __lsan_ignore_object, __lsan_register/unregister_root_region, __lsan_disable/enable, __lsan_do_recoverable_leak_check and __lsan_do_leak_check act as in LSan
- * Expect: ignore/root/disable → leaks:[]; ignore-off, root-unregister, disable-off → one direct leak (lsan_ignored_48 / lsan_region_96 / lsan_disabled_40); recoverable → "recoverable 1" "recoverable 0", exit 23; leak-check → exit 23 at the call, "after" never printed; leak-check-clean → "after", exit 0 although lsan_after_72 leaks later; defaults-control → lsan_suppressed_32 and lsan_reported_64 both reported; without the shim → "skip: …", exit 0 */
+ * Expect: ignore/ignore-interior (p + 8)/root/disable → leaks:[]; ignore-off, root-unregister, disable-off → one direct leak (lsan_ignored_48 / lsan_region_96 / lsan_disabled_40); recoverable → "recoverable 1" "recoverable 0", exit 23; leak-check → exit 23 at the call, "after" never printed; leak-check-clean → "after", exit 0 although lsan_after_72 leaks later; defaults-control → lsan_suppressed_32 and lsan_reported_64 both reported; without the shim → "skip: …", exit 0 */
 #include <sys/mman.h>
 #include <sanitizer/lsan_interface.h>
 
@@ -21,8 +21,10 @@ static uintptr_t hidden;
 static GS_NOINLINE void lsan_ignored_48(int ignore)
 {
 	sink = malloc(48);
-	if (ignore)
+	if (ignore == 1)
 		__lsan_ignore_object(sink);
+	if (ignore == 2) /* LSan resolves an interior pointer to its block */
+		__lsan_ignore_object((char *)sink + 8);
 	sink = NULL;
 }
 
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	const char *mode = gs_test_arg(argc, argv, 1, "ignore");
 	if (!strncmp(mode, "ignore", 6)) {
-		lsan_ignored_48(!strcmp(mode, "ignore"));
+		lsan_ignored_48(!strcmp(mode, "ignore") ? 1 : !strcmp(mode, "ignore-interior") ? 2 : 0);
 	} else if (!strncmp(mode, "root", 4)) {
 		void **page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (page == MAP_FAILED)
