@@ -132,6 +132,21 @@ gsc() {
 	assert_line --regexp '^GO=verbosity=0:format=json:stack_depth=3:log_path=/.*/guardshim\.%p\.json$'
 }
 
+@test "an LD_PRELOAD that already names the shim keeps its other libraries, and the shim only once (#5)" {
+	other="$(ls /lib/x86_64-linux-gnu/libm.so.6 /usr/lib/*/libm.so.6 2>/dev/null | head -n1)"
+	[ -n "$other" ] || skip "no libm.so.6 to preload"
+	shim="$(realpath "$GS_LIB")"
+	ld() { env LD_PRELOAD="$1" timeout 60 "$GS_CLI" run -q -- sh -c 'echo "LD=$LD_PRELOAD"'; }
+	run -0 ld "$shim:$other"
+	assert_line "LD=$shim:$other"
+	# ld.so also separates by spaces; a non-canonical path to the shim is the shim too.
+	run -0 ld "$other $GS_ROOT/build/../build/libguardshim.so"
+	assert_line "LD=$shim:$other"
+	# Control: without the shim in it, the list is kept whole after the shim.
+	run -0 ld "$other"
+	assert_line "LD=$shim:$other"
+}
+
 @test "a program that does not exist gets one line and status 127; one that cannot run 126 (#5)" {
 	run -127 gsc run -- "$BATS_TEST_TMPDIR/no-such-program"
 	assert_output "guardshim: $BATS_TEST_TMPDIR/no-such-program: No such file or directory"

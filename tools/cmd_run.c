@@ -462,6 +462,39 @@ static int write_json(const char *path, const struct strbuf *all)
     return 0;
 }
 
+/* True when LD_PRELOAD entry `e` (`n` bytes) is a guardshim shim: this one
+ * (`shim`, a realpath) or another copy of it. Two shims in one process
+ * would both track and both report, so only `shim` is kept. */
+static bool is_shim_entry(const char *e, size_t n, const char *shim)
+{
+    char *s = xstrndup(e, n);
+    char *abs = realpath(s, NULL);
+    bool same = (abs && !strcmp(abs, shim)) ||
+                !strncmp(util_basename(abs ? abs : s), "libguardshim.so", 15);
+    free(abs);
+    free(s);
+    return same;
+}
+
+/* LD_PRELOAD for the program: `shim` first (so its malloc wins), then the
+ * entries of `old` in their order, minus any shim. ld.so separates entries
+ * by ':' or ' '. returns: a malloc'ed string. */
+static char *preload_list(const char *shim, const char *old)
+{
+    struct strbuf b = {0};
+    sb_add(&b, shim);
+    for (const char *p = old ? old : ""; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n && !is_shim_entry(p, n, shim)) {
+            sb_add(&b, ":");
+            sb_addn(&b, p, n);
+        }
+        p += n;
+        p += strspn(p, ": ");
+    }
+    return b.s;
+}
+
 /* Builds LD_PRELOAD and GUARDSHIM_OPTIONS and the report directory.
  * returns: 0 or an exit status. */
 static int prepare(struct run_opts *o, char **preload, char **options, char **dir, bool *tmp)
@@ -472,12 +505,7 @@ static int prepare(struct run_opts *o, char **preload, char **options, char **di
                    "its own directory); set GUARDSHIM_LIB=PATH");
         return EXIT_USAGE;
     }
-    const char *old = getenv("LD_PRELOAD");
-    struct strbuf b = {0};
-    sb_add(&b, shim);
-    if (old && *old && !strstr(old, shim))
-        sb_printf(&b, ":%s", old);
-    *preload = b.s;
+    *preload = preload_list(shim, getenv("LD_PRELOAD"));
     free(shim);
 
     if (o->log) {
