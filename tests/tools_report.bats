@@ -110,6 +110,23 @@ report_of() {
 	assert_line --regexp '^    #1 0x[0-9a-f]+ \(leak_direct\+0x[0-9a-f]+\)$'
 }
 
+@test "a frame whose module is a FIFO, a device or a directory is left bare instead of hanging the reader (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	mkfifo "$d/fifo"
+	bare() { jq -c --arg m "$1" '.leaks[].stack[] |= {pc, module: (if .module | test("leak_direct$") then $m else .module end), offset}' "$r"; }
+	for m in "$d/fifo" /dev/zero "$d"; do
+		bare "$m" >"$d/odd.json"
+		# A blocking open of the FIFO would wait for a writer forever.
+		run -0 --separate-stderr timeout -k 2 10 "$GS_CLI" report -f json "$d/odd.json"
+		assert_equal "$(jq -r --arg m "$m" '[.leaks[0].stack[] | select(.module == $m) | .function] | unique | tostring' <<<"$output")" "[null]"
+	done
+	# Control: the same frames with the real module are symbolised.
+	bare "$(jq -r '.exe' "$r")" >"$d/real.json"
+	run -0 --separate-stderr timeout -k 2 10 "$GS_CLI" report -f json "$d/real.json"
+	assert_equal "$(jq -r '.leaks[0].stack[1].function' <<<"$output")" leak_direct_48
+}
+
 @test "text format has LeakSanitizer's shape (#5)" {
 	r="$(report_of leak_direct)"
 	run -0 gsc report "$r"
