@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # guardshim report: reads JSON reports, merges, diffs against a baseline,
 # filters, symbolises module+offset frames, and writes text, json, sarif,
-# folded and svg; bad input gets one line and exit 2.
+# folded and svg; bad input gets one line and a status that tells a usage
+# error (2), an unreadable file (3) and a corrupt report (4) apart.
 # Reports are made fresh by running the test programs under the shim.
 load helper
 bats_require_minimum_version 1.5.0
@@ -267,7 +268,7 @@ report_of() {
 	echo "# flame graph screenshot: $shot" >&3
 }
 
-@test "corrupt inputs get one line naming the file and the problem, and exit 2 (#5)" {
+@test "corrupt inputs get one line naming the file and the problem, and exit 4 (#5)" {
 	r="$(report_of leak_direct)"
 	d="$BATS_TEST_TMPDIR"
 	head -c 200 "$r" >"$d/truncated.json"
@@ -277,24 +278,80 @@ report_of() {
 	{ cat "$r"; printf '{"leaks":[{"kind":"direct"\n'; } >"$d/second.json"
 	head -c 100 /bin/true >"$d/binary.bin"
 
-	run -2 gsc report "$d/truncated.json"
+	run -4 gsc report "$d/truncated.json"
 	assert_output --regexp "^guardshim: $d/truncated\\.json: .+ \\(line 1\\)\$"
-	run -2 gsc report "$d/notjson.txt"
+	run -4 gsc report "$d/notjson.txt"
 	assert_output "guardshim: $d/notjson.txt: '[' or '{' expected near 'hello' (line 1)"
-	run -2 gsc report "$d/empty.json"
+	run -4 gsc report "$d/empty.json"
 	assert_output "guardshim: $d/empty.json: empty file, no report in it (line 1)"
-	run -2 gsc report "$d/noleaks.json"
+	run -4 gsc report "$d/noleaks.json"
 	assert_output "guardshim: $d/noleaks.json: not a guardshim report (no \"leaks\" array) (line 1)"
-	run -2 gsc report "$d/second.json"
+	run -4 gsc report "$d/second.json"
 	assert_output --regexp "^guardshim: $d/second\\.json: .+ \\(line 3\\)\$"
-	run -2 gsc report "$d/binary.bin"
+	run -4 gsc report "$d/binary.bin"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report "$d/missing.json"
+	run -4 gsc report --baseline "$d/empty.json" "$r"
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "negative or non-integer bytes and blocks are rejected naming the file and the field, exit 4 (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	bad() { jq -c "$1" "$r" >"$d/bad.json"; }
+	bad '.leaks[0].bytes = -5'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"bytes\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].bytes = 4.5'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"bytes\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].blocks = -1'
+	run -4 gsc report -f json "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"blocks\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].blocks = "1"'
+	run -4 gsc report "$d/bad.json"
+	assert_output --partial "\"blocks\" is not a non-negative integer"
+	bad 'del(.leaks[0].blocks)'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record lacks \"blocks\" (line 1)"
+	bad '.summary.reachable_bytes = -1'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: the summary's \"reachable_bytes\" is not a non-negative integer (line 1)"
+	# Control: zero is a count like any other.
+	bad '.leaks[0].bytes = 0 | .leaks[0].blocks = 0'
+	run -0 gsc report "$d/bad.json"
+	assert_line "Direct leak of 0 byte(s) in 0 object(s) allocated from:"
+}
+
+@test "a missing or unreadable file exits 3, apart from usage errors (2) and corrupt reports (4) (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	run -3 gsc report "$d/missing.json"
 	assert_output "guardshim: $d/missing.json: No such file or directory"
-	run -2 gsc report "$r" "$d/missing.json"
+	run -3 gsc report "$r" "$d/missing.json"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report --baseline "$d/empty.json" "$r"
-	assert_equal "${#lines[@]}" 1
+	run -3 gsc report "$d"
+	assert_output "guardshim: $d: Is a directory"
+	run -3 gsc report --baseline "$d/missing.json" "$r"
+	assert_output "guardshim: $d/missing.json: No such file or directory"
+	run -3 gsc report --suppressions "$d/missing.supp" "$r"
+	assert_output "guardshim: $d/missing.supp: No such file or directory"
+	run -3 gsc report -o "$d/no/such/dir/out" "$r"
+	assert_output "guardshim: $d/no/such/dir/out: No such file or directory"
+	# The first problem decides: a corrupt file before a missing one is 4.
+	printf 'x\n' >"$d/corrupt.json"
+	run -4 gsc report "$d/corrupt.json" "$d/missing.json"
+	run -3 gsc report "$d/missing.json" "$d/corrupt.json"
+	# Control: the same files, all there and sound, exit 0.
+	run -0 gsc report "$r"
+	# The statuses are documented where people look.
+	run -0 gsc report --help
+	assert_line --regexp '^  3  a file cannot be read'
+	assert_line --regexp '^  4  input that is not a guardshim report'
+	if command -v man >/dev/null; then
+		run -0 env MANWIDTH=200 man -l "$GS_ROOT/man/guardshim.1"
+		assert_output --regexp '3 +A file cannot be read'
+		assert_output --regexp '4 +Input that is not a guardshim report'
+	fi
 }
 
 @test "a bad flag or format prints one usage line and exits 2 (#5)" {
@@ -308,8 +365,8 @@ report_of() {
 	assert_output --partial "no report file given"
 	run -2 gsc report --min-bytes lots "$r"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report -o "$BATS_TEST_TMPDIR/no/such/dir/out" "$r"
-	assert_output "guardshim: $BATS_TEST_TMPDIR/no/such/dir/out: No such file or directory"
+	run -2 gsc report --exitcode 256 "$r"
+	assert_equal "${#lines[@]}" 1
 }
 
 @test "--exitcode N makes report fail when records remain, for CI gates (#5)" {

@@ -57,7 +57,7 @@ int filter_load_suppressions(struct filter *f, const char *path)
     int e = util_read_file(path, &text, &len);
     if (e) {
         tool_error("%s: %s", path, strerror(e));
-        return EXIT_USAGE;
+        return EXIT_IO;
     }
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
