@@ -52,7 +52,7 @@ $(B)/tools/%.o: tools/%.c
 	$(CC) $(GS_CFLAGS) -MMD -MP $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 $(B)/guardshim: $(TOOL_OBJ)
-	$(CC) -o $@ $^ -ljansson -ldw -lelf $(LDFLAGS)
+	$(CC) -o $@ $^ -ljansson -ldw -lelf -lstdc++ $(LDFLAGS)
 
 $(B)/examples/%: examples/%.c include/guardshim.h
 	@mkdir -p $(@D)

@@ -128,6 +128,85 @@ report_of() {
 	assert_equal "$(jq -r '.leaks[0].stack[1].function' <<<"$output")" leak_direct_48
 }
 
+# widget: a C++ program whose leak comes from ns::Widget::make()
+# (_ZN2ns6Widget4makeEv), built here with g++; `widget free` leaks nothing.
+build_widget() {
+	command -v g++ >/dev/null || skip "g++ not installed"
+	cat >"$BATS_TEST_TMPDIR/widget.cpp" <<'CPP'
+#include <cstring>
+namespace ns {
+struct Widget {
+	long a, b, c; /* 24 bytes */
+	static Widget *make();
+};
+__attribute__((noinline)) Widget *Widget::make() { return new Widget(); }
+}
+static void *volatile sink;
+/* Zeroes the dead stack below main: no stale copy of the pointer is a root. */
+__attribute__((noinline)) static void clobber_stack() { volatile char buf[65536]; memset((char *)buf, 0, sizeof buf); }
+int main(int argc, char **argv)
+{
+	sink = ns::Widget::make();
+	if (argc > 1 && !strcmp(argv[1], "free"))
+		delete (ns::Widget *)sink;
+	sink = nullptr;
+	clobber_stack();
+	return 0;
+}
+CPP
+	g++ -O0 -g -fno-inline -o "$BATS_TEST_TMPDIR/widget" "$BATS_TEST_TMPDIR/widget.cpp"
+}
+
+@test "C++ names are demangled in the run summary, text, folded, svg and sarif, and json keeps the mangled one beside (#5)" {
+	build_widget
+	w="$BATS_TEST_TMPDIR/widget" f="$BATS_TEST_TMPDIR/w.json"
+	run -23 gsc run --json "$f" -- "$w"
+	assert_line --regexp '^    24 byte\(s\) in 1 direct leak\(s\) at ns::Widget::make\(\) .*widget\.cpp:[0-9]+$'
+	run -0 gsc report "$f"
+	assert_line --regexp '^    #0 0x[0-9a-f]+ in operator new\(unsigned long\) \(libguardshim\.so\+0x[0-9a-f]+\)$'
+	assert_line --regexp '^    #1 0x[0-9a-f]+ in ns::Widget::make\(\) .*widget\.cpp:[0-9]+$'
+	refute_output --partial _ZN2ns6Widget4makeEv
+	run -0 gsc report -f folded "$f"
+	assert_output --regexp ';main;ns::Widget::make\(\) 24$'
+	gsc report -f svg -o "$BATS_TEST_TMPDIR/w.svg" "$f"
+	grep -qF '<title>ns::Widget::make() (24 byte(s), 100.00%)</title>' "$BATS_TEST_TMPDIR/w.svg" ||
+		fail "no demangled tooltip in the svg"
+	run -0 --separate-stderr gsc report -f sarif "$f"
+	assert_equal "$(jq -c '.runs[0].results[0].locations[0].logicalLocations[0] | [.name, .decoratedName]' <<<"$output")" \
+		'["ns::Widget::make()","_ZN2ns6Widget4makeEv"]'
+	# Frames with only module and offset: symbolised from the ELF, then demangled.
+	jq -c '.leaks[].stack[] |= {pc: .pc, module: .module, offset: .offset}' "$f" >"$BATS_TEST_TMPDIR/bare.json"
+	run -0 --separate-stderr gsc report -f json "$BATS_TEST_TMPDIR/bare.json"
+	assert_equal "$(jq -c --arg w "$w" '[.leaks[0].stack[] | select(.module == $w) | [.function, .mangled]][0]' <<<"$output")" \
+		'["ns::Widget::make()","_ZN2ns6Widget4makeEv"]'
+	# C names are left alone: no "mangled" beside them ("main" is no type name).
+	assert_equal "$(jq -c '[.leaks[0].stack[] | select(.function == "main") | .mangled]' <<<"$output")" '[null]'
+}
+
+@test "a suppression matches a C++ frame by its demangled name (LSan syntax) or by its mangled one (#5)" {
+	build_widget
+	w="$BATS_TEST_TMPDIR/widget" f="$BATS_TEST_TMPDIR/w.json" s="$BATS_TEST_TMPDIR/s.supp"
+	run -23 gsc run --json "$f" -- "$w"
+	jq -c '.leaks[].stack[] |= {pc: .pc, module: .module, offset: .offset}' "$f" >"$BATS_TEST_TMPDIR/bare.json"
+	records() { jq '.leaks | length' <<<"$output"; }
+	for input in "$f" "$BATS_TEST_TMPDIR/bare.json"; do
+		for pat in 'ns::Widget::make' '^ns::Widget::*()$' '_ZN2ns6Widget4makeEv'; do
+			printf 'leak:%s\n' "$pat" >"$s"
+			run -0 --separate-stderr gsc report -f json --suppressions "$s" "$input"
+			assert_equal "$(records)" 0
+		done
+		# Control: another class's name suppresses nothing.
+		printf 'leak:ns::Gadget::make\n' >"$s"
+		run -0 --separate-stderr gsc report -f json --suppressions "$s" "$input"
+		assert_equal "$(records)" 1
+	done
+	# The json output read again still matches the mangled name.
+	gsc report -f json -o "$BATS_TEST_TMPDIR/merged.json" "$BATS_TEST_TMPDIR/bare.json"
+	printf 'leak:_ZN2ns6Widget4makeEv\n' >"$s"
+	run -0 --separate-stderr gsc report -f json --suppressions "$s" "$BATS_TEST_TMPDIR/merged.json"
+	assert_equal "$(records)" 0
+}
+
 @test "text format has LeakSanitizer's shape (#5)" {
 	r="$(report_of leak_direct)"
 	run -0 gsc report "$r"
@@ -210,6 +289,12 @@ report_of() {
 	assert_output valid
 	gsc report -f sarif --baseline "$b" -o "$BATS_TEST_TMPDIR/d.sarif" "$a"
 	run -0 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/d.sarif"
+	# C++ frames add decoratedName (the mangled name) to their logical location.
+	build_widget
+	gsc run -q --json "$BATS_TEST_TMPDIR/w.json" -- "$BATS_TEST_TMPDIR/widget" || true
+	gsc report -f sarif -o "$BATS_TEST_TMPDIR/w.sarif" "$BATS_TEST_TMPDIR/w.json"
+	grep -q '"decoratedName"' "$BATS_TEST_TMPDIR/w.sarif" || fail "no decoratedName in the C++ log"
+	run -0 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/w.sarif"
 	# Control: the validator rejects a log without a driver.
 	jq 'del(.runs[0].tool.driver)' "$BATS_TEST_TMPDIR/r.sarif" >"$BATS_TEST_TMPDIR/bad.sarif"
 	run -1 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/bad.sarif"

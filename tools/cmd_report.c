@@ -3,7 +3,8 @@
  * that have only module+offset (libdw), merges records across files and
  * processes by identity, keeps what is new or grown since a baseline,
  * filters, and writes text, json, sarif, folded stacks or an SVG flame
- * graph. Order: load, symbolise, key, merge, baseline, filter, write.
+ * graph. Order: load, symbolise, demangle, key, merge, baseline, filter,
+ * write.
  * locks: none (single-threaded tool). allocates: malloc. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "emit.h"
 #include "filter.h"
 #include "reports.h"
@@ -28,6 +30,8 @@ static const char help[] =
     "stdin), merges the records of all files and processes that have the same kind\n"
     "and stack, and writes them sorted by bytes, largest first. Frames that have\n"
     "only a module and an offset are symbolised from the module file (libdw).\n"
+    "C++ names are shown demangled (ns::Widget::make()); suppressions match\n"
+    "either form.\n"
     "\n"
     "Options:\n"
     "  -f, --format FMT        text (default, LeakSanitizer's shape), json (one\n"
@@ -43,7 +47,8 @@ static const char help[] =
     "                          file or module)\n"
     "      --baseline OLD      only records new since OLD (a report file), or\n"
     "                          that grew (more bytes); they are marked as such\n"
-    "      --no-symbolize      leave frames as the reports have them\n"
+    "      --no-symbolize      do not complete frames from the module files\n"
+    "                          (C++ names are demangled all the same)\n"
     "      --title TEXT        heading of the svg\n"
     "      --exitcode N        exit with N when any record is written (default 0)\n"
     "  -h, --help              this help\n"
@@ -90,7 +95,7 @@ struct report_opts {
     struct filter filter;
 };
 
-/* Loads, symbolises and keys `paths` into `set`. returns: 0, EXIT_IO or
+/* Loads, symbolises, demangles and keys `paths` into `set`. returns: 0, EXIT_IO or
  * EXIT_MALFORMED (reports_load). */
 static int load_all(struct reportset *set, char **paths, int n, bool symbolize)
 {
@@ -101,6 +106,8 @@ static int load_all(struct reportset *set, char **paths, int n, bool symbolize)
     }
     if (symbolize)
         symbols_resolve(set);
+    /* Before keys: a name mangled in one report and not in another is one leak. */
+    demangle_frames(set);
     reports_set_keys(set);
     return 0;
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "emit.h"
 #include "reports.h"
 #include "symbols.h"
@@ -403,6 +404,7 @@ static bool summarise(struct reportset *set, pid_t pid, const struct run_opts *o
             set->procs[0] = p;
         }
     symbols_resolve(set);
+    demangle_frames(set);
     reports_set_keys(set);
     bool leaked = false;
     for (size_t i = 0; i < set->nprocs; i++)

@@ -69,6 +69,7 @@ static const char *parse_frame(json_t *o, struct frame *f)
     if (!f->pc)
         f->pc = xstrdup(os);
     f->function = dup_or_null(json_object_get(o, "function"));
+    f->mangled = dup_or_null(json_object_get(o, "mangled"));
     f->file = dup_or_null(json_object_get(o, "file"));
     f->build_id = dup_or_null(json_object_get(o, "build_id"));
     json_t *line = json_object_get(o, "line");
@@ -84,6 +85,7 @@ static void free_frames(struct frame *fr, size_t n)
         free(fr[i].module);
         free(fr[i].offset);
         free(fr[i].function);
+        free(fr[i].mangled);
         free(fr[i].file);
         free(fr[i].build_id);
     }

@@ -21,7 +21,8 @@ extern const char *const kind_names[KIND_COUNT]; /* "direct", ... as in JSON */
 
 struct frame {
     char *pc, *module, *offset; /* as in the report; never NULL after loading */
-    char *function, *file;      /* NULL when unknown */
+    char *function, *file;      /* NULL when unknown; `function` demangled */
+    char *mangled;              /* C++ linkage name `function` came from, or NULL */
     char *build_id;             /* NULL when absent */
     long line;                  /* 0 when unknown */
     uint64_t off;               /* `offset` parsed */
