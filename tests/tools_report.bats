@@ -301,6 +301,34 @@ CPP
 	assert_output --partial driver
 }
 
+@test "make deps installs nodejs and npm from Debian only when node or npm is not on PATH, and man-db with the rest (#5)" {
+	# A PATH of stubs: dpkg says installed except for $STUB_MISSING, apt-get logs its arguments.
+	bin="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$bin"
+	ln -s "$(command -v id)" "$bin/id"
+	cat >"$bin/dpkg" <<'SH'
+#!/bin/sh
+for p in $STUB_MISSING; do [ "$2" = "$p" ] && exit 1; done
+exit 0
+SH
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$BATS_TEST_TMPDIR/apt.log" >"$bin/apt-get"
+	printf '#!/bin/sh\nexit 0\n' >"$bin/sudo"
+	chmod +x "$bin"/*
+	deps() { rm -f "$BATS_TEST_TMPDIR/apt.log"; PATH="$bin" STUB_MISSING="$1" "$(command -v make)" -s -C "$GS_ROOT" deps; }
+	run -0 deps ""
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq nodejs npm"
+	run -0 deps "man-db"
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq man-db nodejs npm"
+	# Control: with node and npm on PATH nothing is installed at all.
+	printf '#!/bin/sh\nexit 0\n' >"$bin/node"
+	cp "$bin/node" "$bin/npm"
+	chmod +x "$bin/node" "$bin/npm"
+	run -0 deps ""
+	assert [ ! -e "$BATS_TEST_TMPDIR/apt.log" ]
+	run -0 deps "man-db"
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq man-db"
+}
+
 @test "folded output is one 'root;...;leaf bytes' line per stack, root first, without the shim (#5)" {
 	a="$(report_of leak_direct)"
 	b="$(report_of leak_direct)"
