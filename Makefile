@@ -34,7 +34,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
         bats-assert jq gcc g++ make pkg-config libxml2-utils chromium clang libclang-rt-14-dev \
-        sqlite3 git python3
+        sqlite3 git python3 man-db
 
 .PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
 all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
@@ -52,7 +52,7 @@ $(B)/tools/%.o: tools/%.c
 	$(CC) $(GS_CFLAGS) -MMD -MP $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 $(B)/guardshim: $(TOOL_OBJ)
-	$(CC) -o $@ $^ -ljansson -ldw -lelf $(LDFLAGS)
+	$(CC) -o $@ $^ -ljansson -ldw -lelf -lstdc++ $(LDFLAGS)
 
 $(B)/examples/%: examples/%.c include/guardshim.h
 	@mkdir -p $(@D)
@@ -73,8 +73,12 @@ $(B)/tests/%: tests/programs/%.cpp
 test-programs: $(TPROGS)
 
 # Installs what is missing; idempotent and quiet when everything is there.
+# node and npm (the SARIF schema check) come from Debian only when not on
+# PATH: a node from elsewhere (nodesource) brings its own npm and conflicts
+# with Debian's npm package.
 deps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	{ command -v node && command -v npm; } >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \

@@ -1,11 +1,13 @@
 /* fuzz_report.c: libFuzzer harness for the `guardshim report` reader
  * (tools/reports.c): the input is the contents of a report file (one JSON
- * object or JSON Lines). A parsed set is then keyed, merged and totalled
- * as `guardshim report` does. Bad input prints one line on stderr:
+ * object or JSON Lines). A parsed set is then demangled (function names
+ * come from the file: libstdc++'s demangler sees hostile input too), keyed,
+ * merged and totalled as `guardshim report` does. Bad input prints one line on stderr:
  * fuzz/run passes -close_fd_mask=2. */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "demangle.h"
 #include "reports.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reportset set = {0};
 	if (reports_parse(&set, "fuzz", (const char *)data, size, 0) == 0) {
+		demangle_frames(&set);
 		reports_set_keys(&set);
 		size_t n = 0;
 		struct record *m = reports_merge(&set, -1, &n);

@@ -36,10 +36,13 @@ built() {
 	assert_line "1 passed, 0 failed"
 }
 
-@test "guardshim report (every format, filters, corrupt input) and --help run clean under Valgrind (#7)" {
+@test "guardshim report (every format, filters, corrupt input), run, stat, top and --help run clean under Valgrind (#7)" {
 	run -0 timeout -k 5 300 "$GS_ROOT/tests/check-sanitize" tools
 	assert_line --partial "ok - valgrind: guardshim report --format svg (merge of two reports)"
-	assert_line --partial "ok - valgrind: guardshim report of a truncated report (exit 2)"
+	assert_line --partial "ok - valgrind: guardshim report of a truncated report (exit 4)"
+	assert_line --partial "ok - valgrind: guardshim run of a leaking program, reports gathered and summarised (exit 23)"
+	assert_line --partial "ok - valgrind: guardshim stat of a live process (shm_stats=1)"
+	assert_line --partial "ok - valgrind: guardshim stat of a corrupt stats segment (exit 2)"
 	assert_line --partial "ok - valgrind: guardshim --help"
 	refute_line --partial "FAIL"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # guardshim report: reads JSON reports, merges, diffs against a baseline,
 # filters, symbolises module+offset frames, and writes text, json, sarif,
-# folded and svg; bad input gets one line and exit 2.
+# folded and svg; bad input gets one line and a status that tells a usage
+# error (2), an unreadable file (3) and a corrupt report (4) apart.
 # Reports are made fresh by running the test programs under the shim.
 load helper
 bats_require_minimum_version 1.5.0
@@ -110,6 +111,102 @@ report_of() {
 	assert_line --regexp '^    #1 0x[0-9a-f]+ \(leak_direct\+0x[0-9a-f]+\)$'
 }
 
+@test "a frame whose module is a FIFO, a device or a directory is left bare instead of hanging the reader (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	mkfifo "$d/fifo"
+	bare() { jq -c --arg m "$1" '.leaks[].stack[] |= {pc, module: (if .module | test("leak_direct$") then $m else .module end), offset}' "$r"; }
+	for m in "$d/fifo" /dev/zero "$d"; do
+		bare "$m" >"$d/odd.json"
+		# A blocking open of the FIFO would wait for a writer forever.
+		run -0 --separate-stderr timeout -k 2 10 "$GS_CLI" report -f json "$d/odd.json"
+		assert_equal "$(jq -r --arg m "$m" '[.leaks[0].stack[] | select(.module == $m) | .function] | unique | tostring' <<<"$output")" "[null]"
+	done
+	# Control: the same frames with the real module are symbolised.
+	bare "$(jq -r '.exe' "$r")" >"$d/real.json"
+	run -0 --separate-stderr timeout -k 2 10 "$GS_CLI" report -f json "$d/real.json"
+	assert_equal "$(jq -r '.leaks[0].stack[1].function' <<<"$output")" leak_direct_48
+}
+
+# widget: a C++ program whose leak comes from ns::Widget::make()
+# (_ZN2ns6Widget4makeEv), built here with g++; `widget free` leaks nothing.
+build_widget() {
+	command -v g++ >/dev/null || skip "g++ not installed"
+	cat >"$BATS_TEST_TMPDIR/widget.cpp" <<'CPP'
+#include <cstring>
+namespace ns {
+struct Widget {
+	long a, b, c; /* 24 bytes */
+	static Widget *make();
+};
+__attribute__((noinline)) Widget *Widget::make() { return new Widget(); }
+}
+static void *volatile sink;
+/* Zeroes the dead stack below main: no stale copy of the pointer is a root. */
+__attribute__((noinline)) static void clobber_stack() { volatile char buf[65536]; memset((char *)buf, 0, sizeof buf); }
+int main(int argc, char **argv)
+{
+	sink = ns::Widget::make();
+	if (argc > 1 && !strcmp(argv[1], "free"))
+		delete (ns::Widget *)sink;
+	sink = nullptr;
+	clobber_stack();
+	return 0;
+}
+CPP
+	g++ -O0 -g -fno-inline -o "$BATS_TEST_TMPDIR/widget" "$BATS_TEST_TMPDIR/widget.cpp"
+}
+
+@test "C++ names are demangled in the run summary, text, folded, svg and sarif, and json keeps the mangled one beside (#5)" {
+	build_widget
+	w="$BATS_TEST_TMPDIR/widget" f="$BATS_TEST_TMPDIR/w.json"
+	run -23 gsc run --json "$f" -- "$w"
+	assert_line --regexp '^    24 byte\(s\) in 1 direct leak\(s\) at ns::Widget::make\(\) .*widget\.cpp:[0-9]+$'
+	run -0 gsc report "$f"
+	assert_line --regexp '^    #0 0x[0-9a-f]+ in operator new\(unsigned long\) \(libguardshim\.so\+0x[0-9a-f]+\)$'
+	assert_line --regexp '^    #1 0x[0-9a-f]+ in ns::Widget::make\(\) .*widget\.cpp:[0-9]+$'
+	refute_output --partial _ZN2ns6Widget4makeEv
+	run -0 gsc report -f folded "$f"
+	assert_output --regexp ';main;ns::Widget::make\(\) 24$'
+	gsc report -f svg -o "$BATS_TEST_TMPDIR/w.svg" "$f"
+	grep -qF '<title>ns::Widget::make() (24 byte(s), 100.00%)</title>' "$BATS_TEST_TMPDIR/w.svg" ||
+		fail "no demangled tooltip in the svg"
+	run -0 --separate-stderr gsc report -f sarif "$f"
+	assert_equal "$(jq -c '.runs[0].results[0].locations[0].logicalLocations[0] | [.name, .decoratedName]' <<<"$output")" \
+		'["ns::Widget::make()","_ZN2ns6Widget4makeEv"]'
+	# Frames with only module and offset: symbolised from the ELF, then demangled.
+	jq -c '.leaks[].stack[] |= {pc: .pc, module: .module, offset: .offset}' "$f" >"$BATS_TEST_TMPDIR/bare.json"
+	run -0 --separate-stderr gsc report -f json "$BATS_TEST_TMPDIR/bare.json"
+	assert_equal "$(jq -c --arg w "$w" '[.leaks[0].stack[] | select(.module == $w) | [.function, .mangled]][0]' <<<"$output")" \
+		'["ns::Widget::make()","_ZN2ns6Widget4makeEv"]'
+	# C names are left alone: no "mangled" beside them ("main" is no type name).
+	assert_equal "$(jq -c '[.leaks[0].stack[] | select(.function == "main") | .mangled]' <<<"$output")" '[null]'
+}
+
+@test "a suppression matches a C++ frame by its demangled name (LSan syntax) or by its mangled one (#5)" {
+	build_widget
+	w="$BATS_TEST_TMPDIR/widget" f="$BATS_TEST_TMPDIR/w.json" s="$BATS_TEST_TMPDIR/s.supp"
+	run -23 gsc run --json "$f" -- "$w"
+	jq -c '.leaks[].stack[] |= {pc: .pc, module: .module, offset: .offset}' "$f" >"$BATS_TEST_TMPDIR/bare.json"
+	records() { jq '.leaks | length' <<<"$output"; }
+	for input in "$f" "$BATS_TEST_TMPDIR/bare.json"; do
+		for pat in 'ns::Widget::make' '^ns::Widget::*()$' '_ZN2ns6Widget4makeEv'; do
+			printf 'leak:%s\n' "$pat" >"$s"
+			run -0 --separate-stderr gsc report -f json --suppressions "$s" "$input"
+			assert_equal "$(records)" 0
+		done
+		# Control: another class's name suppresses nothing.
+		printf 'leak:ns::Gadget::make\n' >"$s"
+		run -0 --separate-stderr gsc report -f json --suppressions "$s" "$input"
+		assert_equal "$(records)" 1
+	done
+	# The json output read again still matches the mangled name.
+	gsc report -f json -o "$BATS_TEST_TMPDIR/merged.json" "$BATS_TEST_TMPDIR/bare.json"
+	printf 'leak:_ZN2ns6Widget4makeEv\n' >"$s"
+	run -0 --separate-stderr gsc report -f json --suppressions "$s" "$BATS_TEST_TMPDIR/merged.json"
+	assert_equal "$(records)" 0
+}
+
 @test "text format has LeakSanitizer's shape (#5)" {
 	r="$(report_of leak_direct)"
 	run -0 gsc report "$r"
@@ -192,10 +289,44 @@ report_of() {
 	assert_output valid
 	gsc report -f sarif --baseline "$b" -o "$BATS_TEST_TMPDIR/d.sarif" "$a"
 	run -0 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/d.sarif"
+	# C++ frames add decoratedName (the mangled name) to their logical location.
+	build_widget
+	gsc run -q --json "$BATS_TEST_TMPDIR/w.json" -- "$BATS_TEST_TMPDIR/widget" || true
+	gsc report -f sarif -o "$BATS_TEST_TMPDIR/w.sarif" "$BATS_TEST_TMPDIR/w.json"
+	grep -q '"decoratedName"' "$BATS_TEST_TMPDIR/w.sarif" || fail "no decoratedName in the C++ log"
+	run -0 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/w.sarif"
 	# Control: the validator rejects a log without a driver.
 	jq 'del(.runs[0].tool.driver)' "$BATS_TEST_TMPDIR/r.sarif" >"$BATS_TEST_TMPDIR/bad.sarif"
 	run -1 env NODE_PATH="$NPM_DIR/node_modules" node "$v" "$SARIF_SCHEMA" "$BATS_TEST_TMPDIR/bad.sarif"
 	assert_output --partial driver
+}
+
+@test "make deps installs nodejs and npm from Debian only when node or npm is not on PATH, and man-db with the rest (#5)" {
+	# A PATH of stubs: dpkg says installed except for $STUB_MISSING, apt-get logs its arguments.
+	bin="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$bin"
+	ln -s "$(command -v id)" "$bin/id"
+	cat >"$bin/dpkg" <<'SH'
+#!/bin/sh
+for p in $STUB_MISSING; do [ "$2" = "$p" ] && exit 1; done
+exit 0
+SH
+	printf '#!/bin/sh\necho "$*" >>"%s"\n' "$BATS_TEST_TMPDIR/apt.log" >"$bin/apt-get"
+	printf '#!/bin/sh\nexit 0\n' >"$bin/sudo"
+	chmod +x "$bin"/*
+	deps() { rm -f "$BATS_TEST_TMPDIR/apt.log"; PATH="$bin" STUB_MISSING="$1" "$(command -v make)" -s -C "$GS_ROOT" deps; }
+	run -0 deps ""
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq nodejs npm"
+	run -0 deps "man-db"
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq man-db nodejs npm"
+	# Control: with node and npm on PATH nothing is installed at all.
+	printf '#!/bin/sh\nexit 0\n' >"$bin/node"
+	cp "$bin/node" "$bin/npm"
+	chmod +x "$bin/node" "$bin/npm"
+	run -0 deps ""
+	assert [ ! -e "$BATS_TEST_TMPDIR/apt.log" ]
+	run -0 deps "man-db"
+	assert_equal "$(grep install "$BATS_TEST_TMPDIR/apt.log")" "install -y -qq man-db"
 }
 
 @test "folded output is one 'root;...;leaf bytes' line per stack, root first, without the shim (#5)" {
@@ -250,7 +381,7 @@ report_of() {
 	echo "# flame graph screenshot: $shot" >&3
 }
 
-@test "corrupt inputs get one line naming the file and the problem, and exit 2 (#5)" {
+@test "corrupt inputs get one line naming the file and the problem, and exit 4 (#5)" {
 	r="$(report_of leak_direct)"
 	d="$BATS_TEST_TMPDIR"
 	head -c 200 "$r" >"$d/truncated.json"
@@ -260,24 +391,80 @@ report_of() {
 	{ cat "$r"; printf '{"leaks":[{"kind":"direct"\n'; } >"$d/second.json"
 	head -c 100 /bin/true >"$d/binary.bin"
 
-	run -2 gsc report "$d/truncated.json"
+	run -4 gsc report "$d/truncated.json"
 	assert_output --regexp "^guardshim: $d/truncated\\.json: .+ \\(line 1\\)\$"
-	run -2 gsc report "$d/notjson.txt"
+	run -4 gsc report "$d/notjson.txt"
 	assert_output "guardshim: $d/notjson.txt: '[' or '{' expected near 'hello' (line 1)"
-	run -2 gsc report "$d/empty.json"
+	run -4 gsc report "$d/empty.json"
 	assert_output "guardshim: $d/empty.json: empty file, no report in it (line 1)"
-	run -2 gsc report "$d/noleaks.json"
+	run -4 gsc report "$d/noleaks.json"
 	assert_output "guardshim: $d/noleaks.json: not a guardshim report (no \"leaks\" array) (line 1)"
-	run -2 gsc report "$d/second.json"
+	run -4 gsc report "$d/second.json"
 	assert_output --regexp "^guardshim: $d/second\\.json: .+ \\(line 3\\)\$"
-	run -2 gsc report "$d/binary.bin"
+	run -4 gsc report "$d/binary.bin"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report "$d/missing.json"
+	run -4 gsc report --baseline "$d/empty.json" "$r"
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "negative or non-integer bytes and blocks are rejected naming the file and the field, exit 4 (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	bad() { jq -c "$1" "$r" >"$d/bad.json"; }
+	bad '.leaks[0].bytes = -5'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"bytes\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].bytes = 4.5'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"bytes\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].blocks = -1'
+	run -4 gsc report -f json "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record's \"blocks\" is not a non-negative integer (line 1)"
+	bad '.leaks[0].blocks = "1"'
+	run -4 gsc report "$d/bad.json"
+	assert_output --partial "\"blocks\" is not a non-negative integer"
+	bad 'del(.leaks[0].blocks)'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: a leak record lacks \"blocks\" (line 1)"
+	bad '.summary.reachable_bytes = -1'
+	run -4 gsc report "$d/bad.json"
+	assert_output "guardshim: $d/bad.json: the summary's \"reachable_bytes\" is not a non-negative integer (line 1)"
+	# Control: zero is a count like any other.
+	bad '.leaks[0].bytes = 0 | .leaks[0].blocks = 0'
+	run -0 gsc report "$d/bad.json"
+	assert_line "Direct leak of 0 byte(s) in 0 object(s) allocated from:"
+}
+
+@test "a missing or unreadable file exits 3, apart from usage errors (2) and corrupt reports (4) (#5)" {
+	r="$(report_of leak_direct)"
+	d="$BATS_TEST_TMPDIR"
+	run -3 gsc report "$d/missing.json"
 	assert_output "guardshim: $d/missing.json: No such file or directory"
-	run -2 gsc report "$r" "$d/missing.json"
+	run -3 gsc report "$r" "$d/missing.json"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report --baseline "$d/empty.json" "$r"
-	assert_equal "${#lines[@]}" 1
+	run -3 gsc report "$d"
+	assert_output "guardshim: $d: Is a directory"
+	run -3 gsc report --baseline "$d/missing.json" "$r"
+	assert_output "guardshim: $d/missing.json: No such file or directory"
+	run -3 gsc report --suppressions "$d/missing.supp" "$r"
+	assert_output "guardshim: $d/missing.supp: No such file or directory"
+	run -3 gsc report -o "$d/no/such/dir/out" "$r"
+	assert_output "guardshim: $d/no/such/dir/out: No such file or directory"
+	# The first problem decides: a corrupt file before a missing one is 4.
+	printf 'x\n' >"$d/corrupt.json"
+	run -4 gsc report "$d/corrupt.json" "$d/missing.json"
+	run -3 gsc report "$d/missing.json" "$d/corrupt.json"
+	# Control: the same files, all there and sound, exit 0.
+	run -0 gsc report "$r"
+	# The statuses are documented where people look.
+	run -0 gsc report --help
+	assert_line --regexp '^  3  a file cannot be read'
+	assert_line --regexp '^  4  input that is not a guardshim report'
+	if command -v man >/dev/null; then
+		run -0 env MANWIDTH=200 man -l "$GS_ROOT/man/guardshim.1"
+		assert_output --regexp '3 +A file cannot be read'
+		assert_output --regexp '4 +Input that is not a guardshim report'
+	fi
 }
 
 @test "a bad flag or format prints one usage line and exits 2 (#5)" {
@@ -291,8 +478,8 @@ report_of() {
 	assert_output --partial "no report file given"
 	run -2 gsc report --min-bytes lots "$r"
 	assert_equal "${#lines[@]}" 1
-	run -2 gsc report -o "$BATS_TEST_TMPDIR/no/such/dir/out" "$r"
-	assert_output "guardshim: $BATS_TEST_TMPDIR/no/such/dir/out: No such file or directory"
+	run -2 gsc report --exitcode 256 "$r"
+	assert_equal "${#lines[@]}" 1
 }
 
 @test "--exitcode N makes report fail when records remain, for CI gates (#5)" {

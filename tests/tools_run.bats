@@ -132,6 +132,21 @@ gsc() {
 	assert_line --regexp '^GO=verbosity=0:format=json:stack_depth=3:log_path=/.*/guardshim\.%p\.json$'
 }
 
+@test "an LD_PRELOAD that already names the shim keeps its other libraries, and the shim only once (#5)" {
+	other="$(ls /lib/x86_64-linux-gnu/libm.so.6 /usr/lib/*/libm.so.6 2>/dev/null | head -n1)"
+	[ -n "$other" ] || skip "no libm.so.6 to preload"
+	shim="$(realpath "$GS_LIB")"
+	ld() { env LD_PRELOAD="$1" timeout 60 "$GS_CLI" run -q -- sh -c 'echo "LD=$LD_PRELOAD"'; }
+	run -0 ld "$shim:$other"
+	assert_line "LD=$shim:$other"
+	# ld.so also separates by spaces; a non-canonical path to the shim is the shim too.
+	run -0 ld "$other $GS_ROOT/build/../build/libguardshim.so"
+	assert_line "LD=$shim:$other"
+	# Control: without the shim in it, the list is kept whole after the shim.
+	run -0 ld "$other"
+	assert_line "LD=$shim:$other"
+}
+
 @test "a program that does not exist gets one line and status 127; one that cannot run 126 (#5)" {
 	run -127 gsc run -- "$BATS_TEST_TMPDIR/no-such-program"
 	assert_output "guardshim: $BATS_TEST_TMPDIR/no-such-program: No such file or directory"
@@ -179,6 +194,102 @@ gsc() {
 	run -137 gsc run -- sh -c 'kill -KILL $$'
 	run -130 gsc run -- sh -c 'kill -INT $$'
 	refute_output --partial "no report"
+}
+
+@test "--interval S gathers the periodic reports of a program that never writes an exit report (#5)" {
+	d="$BATS_TEST_TMPDIR"
+	# live_server leaks 72 B per request until $d/stop exists, then ends in _exit: no exit report.
+	gsc run --interval 1 --log "$d/logs" --json "$d/all.json" -- \
+		"$GS_PROGS/live_server" 100000 20 1 flat 0 "$d/stop" >"$d/out" 2>&1 &
+	gpid=$!
+	# Bounded wait until a periodic report with the leak is on disk.
+	for _ in $(seq 600); do
+		grep -qs leak_request_buffer "$d"/logs/guardshim.*.json && break
+		sleep 0.1
+	done
+	touch "$d/stop"
+	status=0
+	wait "$gpid" || status=$?
+	assert_equal "$status" 23
+	run -0 cat "$d/out"
+	pid="$(gs_pid_from_output)"
+	assert_line --regexp "^guardshim: pid $pid $GS_PROGS/live_server: [0-9]+ byte\\(s\\) leaked in [0-9]+ allocation\\(s\\) \\(direct [0-9]+, indirect 0, possible 0\\)\$"
+	assert_line --regexp '^    [0-9]+ byte\(s\) in [0-9]+ direct leak\(s\) at leak_request_buffer tests/programs/live_server\.c:[0-9]+$'
+	# The summary is the last total of the group: 72 B a block.
+	read -r bytes blocks < <(sed -n -E 's/^    ([0-9]+) byte\(s\) in ([0-9]+) direct leak.*/\1 \2/p' <<<"$output")
+	assert_equal "$bytes" "$((72 * blocks))"
+	run -0 jq -r '.trigger' "$d/all.json"
+	assert_equal "$(sort -u <<<"$output")" interval
+	# Control: without --interval the same program is never checked.
+	run -0 gsc run -- "$GS_PROGS/live_server" 100000 20 1 flat 0 "$d/stop"
+	assert_line --regexp "^guardshim: pid [0-9]+ $GS_PROGS/live_server: no report \\(this process was not checked\\)\$"
+	refute_output --partial leaked
+}
+
+@test "--reclaim frees a dropped block found unreachable in two scans, so it is no leak (#5)" {
+	# reclaim_two_scans drop: scan1 sees the victim and its child (2 owned
+	# blocks), scan2 reclaims them under reclaim=1.
+	run -0 gsc run --reclaim -- "$GS_PROGS/reclaim_two_scans" drop
+	assert_line "scan1 2"
+	assert_line "scan2 0"
+	assert_line --regexp "^guardshim: pid [0-9]+ $GS_PROGS/reclaim_two_scans: no leaks\$"
+	# Control: without --reclaim the blocks stay and are reported at exit.
+	run -23 gsc run -- "$GS_PROGS/reclaim_two_scans" drop
+	assert_line "scan2 2"
+	assert_line --regexp '^    64 byte\(s\) in 1 direct leak\(s\) at reclaim_victim_64 '
+	assert_line --regexp '^    32 byte\(s\) in 1 indirect leak\(s\) at reclaim_child_32 '
+}
+
+# on_pty CMD...: runs CMD as the session leader of a new terminal (python's
+# pty module), types Ctrl-C once CMD has printed "ready", and prints what the
+# terminal showed, then "exit N" or "killed by signal N".
+on_pty() {
+	timeout -k 5 60 python3 - "$@" <<'PY'
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+def read_some(buf):
+    r, _, _ = select.select([fd], [], [], 50)
+    if not r:
+        sys.exit("timed out; terminal showed: %r" % buf)
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: every process of the terminal is gone
+        return b""
+buf = b""
+while b"ready" not in buf:
+    chunk = read_some(buf)
+    if not chunk:
+        break
+    buf += chunk
+os.write(fd, b"\x03")
+while True:
+    chunk = read_some(buf)
+    if not chunk:
+        break
+    buf += chunk
+_, st = os.waitpid(pid, 0)
+text = buf.decode(errors="replace").replace("\r", "")
+sys.stdout.write(text if text.endswith("\n") else text + "\n")
+if os.WIFSIGNALED(st):
+    print("killed by signal %d" % os.WTERMSIG(st))
+else:
+    print("exit %d" % os.WEXITSTATUS(st))
+PY
+}
+
+@test "Ctrl-C on the terminal reaches the program, and its exit status is passed on (#5)" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	# The terminal signals its foreground process group: guardshim and the program.
+	run -0 on_pty "$GS_CLI" run -- sh -c 'trap "echo got SIGINT; exit 42" INT; echo ready; while :; do sleep 1; done'
+	# (the terminal echoes ^C in front of the trap's line)
+	assert_line --regexp 'got SIGINT$'
+	assert_line "exit 42"
+	# Control: a program that does not catch it dies of it, and so does guardshim.
+	run -0 on_pty "$GS_CLI" run -- sh -c 'echo ready; while :; do sleep 1; done'
+	refute_output --partial "got SIGINT"
+	assert_line "killed by signal 2"
 }
 
 @test "--help on guardshim, run and report; --version prints the Makefile's version (#5)" {
@@ -240,6 +351,15 @@ C
 	assert_line "shim active"
 	assert_line --regexp '^    64 byte\(s\) in 1 direct leak\(s\) at installed_leak_64 .*app\.c:[0-9]+$'
 	assert_equal "$(jq -r '.leaks[0].stack[0].module' "$BATS_TEST_TMPDIR/i.json")" "$pre/lib/libguardshim.so"
+	# The installed report reads it: SARIF pointing at the program's source line.
+	run -0 --separate-stderr "$pre/bin/guardshim" report -f sarif "$BATS_TEST_TMPDIR/i.json"
+	assert_equal "$(jq -r '.version' <<<"$output")" 2.1.0
+	assert_equal "$(jq -r '.runs[0].results[] | .locations[0] | "\(.logicalLocations[0].name) \(.physicalLocation.artifactLocation.uri | test("app\\.c$")) \(.physicalLocation.region.startLine > 0)"' <<<"$output")" \
+		"installed_leak_64 true true"
+	for cmd in run report stat top; do
+		run -0 "$pre/bin/guardshim" "$cmd" --help
+		assert_line --regexp "^usage: guardshim $cmd "
+	done
 	run -0 make -s -C "$GS_ROOT" uninstall PREFIX=/usr/local DESTDIR="$dest"
 	run -0 find "$dest" -type f
 	assert_output ""

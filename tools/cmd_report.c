@@ -3,7 +3,8 @@
  * that have only module+offset (libdw), merges records across files and
  * processes by identity, keeps what is new or grown since a baseline,
  * filters, and writes text, json, sarif, folded stacks or an SVG flame
- * graph. Order: load, symbolise, key, merge, baseline, filter, write.
+ * graph. Order: load, symbolise, demangle, key, merge, baseline, filter,
+ * write.
  * locks: none (single-threaded tool). allocates: malloc. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "emit.h"
 #include "filter.h"
 #include "reports.h"
@@ -28,6 +30,8 @@ static const char help[] =
     "stdin), merges the records of all files and processes that have the same kind\n"
     "and stack, and writes them sorted by bytes, largest first. Frames that have\n"
     "only a module and an offset are symbolised from the module file (libdw).\n"
+    "C++ names are shown demangled (ns::Widget::make()); suppressions match\n"
+    "either form.\n"
     "\n"
     "Options:\n"
     "  -f, --format FMT        text (default, LeakSanitizer's shape), json (one\n"
@@ -43,14 +47,19 @@ static const char help[] =
     "                          file or module)\n"
     "      --baseline OLD      only records new since OLD (a report file), or\n"
     "                          that grew (more bytes); they are marked as such\n"
-    "      --no-symbolize      leave frames as the reports have them\n"
+    "      --no-symbolize      do not complete frames from the module files\n"
+    "                          (C++ names are demangled all the same)\n"
     "      --title TEXT        heading of the svg\n"
     "      --exitcode N        exit with N when any record is written (default 0)\n"
     "  -h, --help              this help\n"
     "\n"
-    "Exit status: 0 (or --exitcode N when records remain); 2 for a bad option, a\n"
-    "missing file or input that is not a guardshim report (one line names the\n"
-    "file, the problem and the line).\n";
+    "Exit status (each error is one line naming the file and the problem):\n"
+    "  0  done (or N of --exitcode N when records remain; pick N outside 2..4)\n"
+    "  2  bad option or option value\n"
+    "  3  a file cannot be read (missing, unreadable; reports, --baseline,\n"
+    "     --suppressions) or the output cannot be written\n"
+    "  4  input that is not a guardshim report (corrupt or truncated JSON, an\n"
+    "     empty file, a record of the wrong shape; the line is named too)\n";
 
 enum { OPT_MIN_BYTES = 256, OPT_KIND, OPT_SUPP, OPT_BASELINE, OPT_NOSYM, OPT_TITLE, OPT_EXIT };
 
@@ -86,7 +95,8 @@ struct report_opts {
     struct filter filter;
 };
 
-/* Loads, symbolises and keys `paths` into `set`. returns: 0 or EXIT_USAGE. */
+/* Loads, symbolises, demangles and keys `paths` into `set`. returns: 0, EXIT_IO or
+ * EXIT_MALFORMED (reports_load). */
 static int load_all(struct reportset *set, char **paths, int n, bool symbolize)
 {
     for (int i = 0; i < n; i++) {
@@ -96,6 +106,8 @@ static int load_all(struct reportset *set, char **paths, int n, bool symbolize)
     }
     if (symbolize)
         symbols_resolve(set);
+    /* Before keys: a name mangled in one report and not in another is one leak. */
+    demangle_frames(set);
     reports_set_keys(set);
     return 0;
 }
@@ -131,7 +143,7 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
             break;
         case OPT_SUPP:
             if (filter_load_suppressions(&o->filter, optarg))
-                return EXIT_USAGE;
+                return EXIT_IO;
             break;
         case OPT_BASELINE: o->baseline = optarg; break;
         case OPT_NOSYM: o->symbolize = false; break;
@@ -180,7 +192,7 @@ int cmd_report(int argc, char **argv)
     FILE *out = stdout;
     if (o.output && !(out = fopen(o.output, "w"))) {
         tool_error("%s: %s", o.output, strerror(errno));
-        rc = EXIT_USAGE;
+        rc = EXIT_IO;
         goto out;
     }
     struct emit_input in = {
@@ -188,7 +200,7 @@ int cmd_report(int argc, char **argv)
     o.emit(out, &in);
     if (ferror(out) | (out != stdout ? fclose(out) : fflush(out))) {
         tool_error("%s: %s", o.output ? o.output : "<stdout>", strerror(errno));
-        rc = EXIT_USAGE;
+        rc = EXIT_IO;
         goto out;
     }
     rc = n ? (int)o.exitcode : 0;

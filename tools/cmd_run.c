@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "emit.h"
 #include "reports.h"
 #include "symbols.h"
@@ -42,11 +43,12 @@ static const char usage[] = "guardshim run [OPTIONS] -- PROG [ARGS...]";
 static const char help[] =
     "usage: guardshim run [OPTIONS] -- PROG [ARGS...]\n"
     "\n"
-    "Runs PROG with libguardshim.so preloaded (an existing LD_PRELOAD is kept),\n"
-    "collects the JSON report of every process it starts (children it forks and\n"
-    "programs it execs are checked too), and prints one summary per process on\n"
-    "stderr: pid, program, leaked bytes and blocks, and the largest records with\n"
-    "the function, file and line that allocated them.\n"
+    "Runs PROG with libguardshim.so preloaded (an existing LD_PRELOAD is kept,\n"
+    "less any libguardshim.so it names: one shim per process), collects the JSON\n"
+    "report of every process it starts (children it forks and programs it execs\n"
+    "are checked too), and prints one summary per process on stderr: pid,\n"
+    "program, leaked bytes and blocks, and the largest records with the function\n"
+    "(C++ names demangled), file and line that allocated them.\n"
     "\n"
     "Options (they add to GUARDSHIM_OPTIONS from the environment and win over it):\n"
     "      --json FILE          also write every process's report to FILE, one JSON\n"
@@ -403,6 +405,7 @@ static bool summarise(struct reportset *set, pid_t pid, const struct run_opts *o
             set->procs[0] = p;
         }
     symbols_resolve(set);
+    demangle_frames(set);
     reports_set_keys(set);
     bool leaked = false;
     for (size_t i = 0; i < set->nprocs; i++)
@@ -462,6 +465,39 @@ static int write_json(const char *path, const struct strbuf *all)
     return 0;
 }
 
+/* True when LD_PRELOAD entry `e` (`n` bytes) is a guardshim shim: this one
+ * (`shim`, a realpath) or another copy of it. Two shims in one process
+ * would both track and both report, so only `shim` is kept. */
+static bool is_shim_entry(const char *e, size_t n, const char *shim)
+{
+    char *s = xstrndup(e, n);
+    char *abs = realpath(s, NULL);
+    bool same = (abs && !strcmp(abs, shim)) ||
+                !strncmp(util_basename(abs ? abs : s), "libguardshim.so", 15);
+    free(abs);
+    free(s);
+    return same;
+}
+
+/* LD_PRELOAD for the program: `shim` first (so its malloc wins), then the
+ * entries of `old` in their order, minus any shim. ld.so separates entries
+ * by ':' or ' '. returns: a malloc'ed string. */
+static char *preload_list(const char *shim, const char *old)
+{
+    struct strbuf b = {0};
+    sb_add(&b, shim);
+    for (const char *p = old ? old : ""; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n && !is_shim_entry(p, n, shim)) {
+            sb_add(&b, ":");
+            sb_addn(&b, p, n);
+        }
+        p += n;
+        p += strspn(p, ": ");
+    }
+    return b.s;
+}
+
 /* Builds LD_PRELOAD and GUARDSHIM_OPTIONS and the report directory.
  * returns: 0 or an exit status. */
 static int prepare(struct run_opts *o, char **preload, char **options, char **dir, bool *tmp)
@@ -472,12 +508,7 @@ static int prepare(struct run_opts *o, char **preload, char **options, char **di
                    "its own directory); set GUARDSHIM_LIB=PATH");
         return EXIT_USAGE;
     }
-    const char *old = getenv("LD_PRELOAD");
-    struct strbuf b = {0};
-    sb_add(&b, shim);
-    if (old && *old && !strstr(old, shim))
-        sb_printf(&b, ":%s", old);
-    *preload = b.s;
+    *preload = preload_list(shim, getenv("LD_PRELOAD"));
     free(shim);
 
     if (o->log) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "shmread.h"
 #include "util.h"
 
@@ -40,12 +41,15 @@ static json_t *stats_json(const struct gs_shm_stats *s, bool alive)
     json_t *sites = json_array();
     for (unsigned i = 0; i < c->n_sites; i++) {
         const struct gs_shm_site *t = &c->sites[i];
+        char *readable = demangle_name(t->function);
+        const char *fn = readable ? readable : t->function;
         json_array_append_new(
             sites, json_pack("{s:o, s:o, s:I, s:I, s:I}", "function",
-                             t->function[0] ? json_string(t->function) : json_null(), "file",
+                             fn[0] ? json_string(fn) : json_null(), "file",
                              t->file[0] ? json_string(t->file) : json_null(), "line",
                              (json_int_t)t->line, "live_bytes", (json_int_t)t->live_bytes,
                              "live_blocks", (json_int_t)t->live_blocks));
+        free(readable);
     }
     json_t *o = json_object();
     json_object_set_new(o, "tool", json_string("guardshim"));

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "demangle.h"
 #include "shmread.h"
 #include "util.h"
 
@@ -118,8 +119,11 @@ static void draw(const struct gs_shm_stats *s, pid_t pid, bool clear, bool alive
             snprintf(where, sizeof where, "%s:%u", t->file, t->line);
         else
             snprintf(where, sizeof where, "?");
+        char *readable = demangle_name(t->function);
+        const char *fn = readable ? readable : t->function;
         printf("%12" PRIu64 " %10" PRIu64 "  %-32s %s\n", t->live_bytes, t->live_blocks,
-               t->function[0] ? t->function : "?", where);
+               fn[0] ? fn : "?", where);
+        free(readable);
     }
     if (!c->n_sites)
         printf("%12s %10s  (no scan yet: sites appear after the first scan)\n", "-", "-");

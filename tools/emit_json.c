@@ -30,6 +30,10 @@ static json_t *frame_json(const struct frame *f)
     json_object_set_new(o, "module", json_string(f->module));
     json_object_set_new(o, "offset", json_string(f->offset));
     json_object_set_new(o, "function", str_or_null(f->function));
+    /* An addition to DESIGN §4 (readers ignore it): suppressions written
+     * for the mangled name still match when this output is read again. */
+    if (f->mangled)
+        json_object_set_new(o, "mangled", json_string(f->mangled));
     json_object_set_new(o, "file", str_or_null(f->file));
     json_object_set_new(o, "line", f->line ? json_integer(f->line) : json_null());
     if (f->build_id)
@@ -168,6 +172,8 @@ static json_t *frame_location(const struct frame *f)
     json_t *ll = json_object();
     json_object_set_new(ll, "name", json_string(label));
     json_object_set_new(ll, "kind", json_string("function"));
+    if (f->mangled)
+        json_object_set_new(ll, "decoratedName", json_string(f->mangled));
     json_array_append_new(logical, ll);
     json_object_set_new(loc, "logicalLocations", logical);
     free(label);

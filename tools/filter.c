@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * filter.c: record filters and suppression matching (see filter.h). The
- * template syntax is LeakSanitizer's, matched against the function, the
- * file and the module of every frame of a record.
+ * template syntax is LeakSanitizer's, matched against the function (C++:
+ * demangled and mangled), the file and the module of every frame.
  * locks: none (single-threaded tool). allocates: malloc. */
 #define _GNU_SOURCE
 #include "filter.h"
@@ -57,7 +57,7 @@ int filter_load_suppressions(struct filter *f, const char *path)
     int e = util_read_file(path, &text, &len);
     if (e) {
         tool_error("%s: %s", path, strerror(e));
-        return EXIT_USAGE;
+        return EXIT_IO;
     }
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -126,8 +126,10 @@ bool filter_keep(const struct filter *f, const struct record *r)
         for (size_t i = 0; i < r->nframes; i++) {
             const struct frame *fr = &r->frames[i];
             const char *t = f->patterns[p];
-            if (filter_template_match(t, fr->function) || filter_template_match(t, fr->file) ||
-                filter_template_match(t, fr->module))
+            /* C++: the readable name (`ns::Widget::make`, LSan's habit) or
+             * the mangled one, whichever the file was written for. */
+            if (filter_template_match(t, fr->function) || filter_template_match(t, fr->mangled) ||
+                filter_template_match(t, fr->file) || filter_template_match(t, fr->module))
                 return false;
         }
     return true;

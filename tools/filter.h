@@ -26,7 +26,7 @@ bool filter_set_kinds(struct filter *f, const char *list);
 
 /* Reads a suppressions file: `leak:PATTERN` lines, `#` comments and blank
  * lines; other types (LSan's `called_from_lib:`) are ignored.
- * returns: 0, or EXIT_USAGE after printing. */
+ * returns: 0, or EXIT_IO after printing (missing or unreadable file). */
 int filter_load_suppressions(struct filter *f, const char *path);
 
 /* LSan's template match: `*` is any run, `^`/`$` anchor, else substring. */

@@ -25,12 +25,27 @@ static char *dup_or_null(json_t *v)
     return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
 }
 
-static uint64_t get_uint(json_t *obj, const char *key)
+/* Reads count `key` of object `obj` (`what` names the object in the
+ * message). A count is a non-negative JSON integer: -5 or 4.5 would
+ * otherwise print as a leak of 0 bytes. Absent is 0 unless `required`.
+ * returns: NULL, or what is wrong (valid until the next call). */
+static const char *get_count(json_t *obj, const char *what, const char *key, bool required,
+                             uint64_t *out)
 {
+    static char msg[128];
     json_t *v = json_object_get(obj, key);
-    if (json_is_integer(v) && json_integer_value(v) > 0)
-        return (uint64_t)json_integer_value(v);
-    return 0;
+    *out = 0;
+    if (!v && !required)
+        return NULL;
+    if (!v)
+        snprintf(msg, sizeof msg, "%s lacks \"%s\"", what, key);
+    else if (!json_is_integer(v) || json_integer_value(v) < 0)
+        snprintf(msg, sizeof msg, "%s's \"%s\" is not a non-negative integer", what, key);
+    else {
+        *out = (uint64_t)json_integer_value(v);
+        return NULL;
+    }
+    return msg;
 }
 
 /* Fills `f` from a frame object. returns: NULL, or what is wrong. */
@@ -54,6 +69,7 @@ static const char *parse_frame(json_t *o, struct frame *f)
     if (!f->pc)
         f->pc = xstrdup(os);
     f->function = dup_or_null(json_object_get(o, "function"));
+    f->mangled = dup_or_null(json_object_get(o, "mangled"));
     f->file = dup_or_null(json_object_get(o, "file"));
     f->build_id = dup_or_null(json_object_get(o, "build_id"));
     json_t *line = json_object_get(o, "line");
@@ -69,6 +85,7 @@ static void free_frames(struct frame *fr, size_t n)
         free(fr[i].module);
         free(fr[i].offset);
         free(fr[i].function);
+        free(fr[i].mangled);
         free(fr[i].file);
         free(fr[i].build_id);
     }
@@ -105,11 +122,12 @@ static const char *parse_record(json_t *o, struct record *r, bool *skip)
         *skip = true;
         return NULL;
     }
-    if (!json_is_integer(json_object_get(o, "bytes")))
-        return "a leak record lacks \"bytes\"";
+    const char *bad = get_count(o, "a leak record", "bytes", true, &r->bytes);
+    if (!bad)
+        bad = get_count(o, "a leak record", "blocks", true, &r->blocks);
+    if (bad)
+        return bad;
     r->kind = (enum leak_kind)k;
-    r->bytes = get_uint(o, "bytes");
-    r->blocks = get_uint(o, "blocks");
     r->cycle = json_is_true(json_object_get(o, "cycle"));
     r->grown = json_is_true(json_object_get(o, "grown"));
     r->nprocs = 1;
@@ -119,7 +137,7 @@ static const char *parse_record(json_t *o, struct record *r, bool *skip)
     r->nframes = json_array_size(stack);
     r->frames = xcalloc(r->nframes, sizeof *r->frames);
     for (size_t i = 0; i < r->nframes; i++) {
-        const char *bad = parse_frame(json_array_get(stack, i), &r->frames[i]);
+        bad = parse_frame(json_array_get(stack, i), &r->frames[i]);
         if (bad) {
             free_frames(r->frames, i + 1);
             r->frames = NULL;
@@ -181,6 +199,15 @@ static const char *add_report(struct reportset *set, const char *name, json_t *o
         }
         n += !skip;
     }
+    json_t *sum = json_object_get(o, "summary");
+    uint64_t reach_bytes, reach_blocks;
+    const char *bad = get_count(sum, "the summary", "reachable_bytes", false, &reach_bytes);
+    if (!bad)
+        bad = get_count(sum, "the summary", "reachable_blocks", false, &reach_blocks);
+    if (bad) {
+        free_records(recs, n);
+        return bad;
+    }
     json_t *pidv = json_object_get(o, "pid");
     long pid = json_is_integer(pidv) ? (long)json_integer_value(pidv) : 0;
     const char *trigger = json_string_value(json_object_get(o, "trigger"));
@@ -211,9 +238,8 @@ static const char *add_report(struct reportset *set, const char *name, json_t *o
     }
     free(p->trigger);
     p->trigger = xstrdup(trigger);
-    json_t *sum = json_object_get(o, "summary");
-    p->reachable_bytes += get_uint(sum, "reachable_bytes");
-    p->reachable_blocks += get_uint(sum, "reachable_blocks");
+    p->reachable_bytes += reach_bytes;
+    p->reachable_blocks += reach_blocks;
     json_t *ms = json_object_get(sum, "scan_ms");
     if (json_is_number(ms))
         p->scan_ms += json_number_value(ms);
@@ -253,13 +279,13 @@ int reports_parse(struct reportset *set, const char *name, const char *text, siz
             /* jansson counts lines from where this object started. */
             size_t line = count_lines(text, pos) + (err.line > 0 ? (size_t)err.line - 1 : 0);
             tool_error("%s: %s (line %zu)", name, err.text, line);
-            return EXIT_USAGE;
+            return EXIT_MALFORMED;
         }
         const char *bad = add_report(set, name, o);
         json_decref(o);
         if (bad) {
             tool_error("%s: %s (line %zu)", name, bad, count_lines(text, pos));
-            return EXIT_USAGE;
+            return EXIT_MALFORMED;
         }
         objects++;
         size_t used = (size_t)err.position;
@@ -267,7 +293,7 @@ int reports_parse(struct reportset *set, const char *name, const char *text, siz
     }
     if (!objects && skip == 0) {
         tool_error("%s: empty file, no report in it (line 1)", name);
-        return EXIT_USAGE;
+        return EXIT_MALFORMED;
     }
     return 0;
 }
@@ -280,13 +306,13 @@ int reports_load(struct reportset *set, const char *path)
     const char *name = strcmp(path, "-") ? path : "<stdin>";
     if (e) {
         tool_error("%s: %s", name, strerror(e));
-        return EXIT_USAGE;
+        return EXIT_IO;
     }
     if (memchr(text, 0, len)) {
         tool_error("%s: not a guardshim report (binary data) (line %zu)", name,
                    count_lines(text, (size_t)((char *)memchr(text, 0, len) - text)));
         free(text);
-        return EXIT_USAGE;
+        return EXIT_MALFORMED;
     }
     int rc = reports_parse(set, name, text, len, 0);
     free(text);

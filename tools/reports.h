@@ -21,7 +21,8 @@ extern const char *const kind_names[KIND_COUNT]; /* "direct", ... as in JSON */
 
 struct frame {
     char *pc, *module, *offset; /* as in the report; never NULL after loading */
-    char *function, *file;      /* NULL when unknown */
+    char *function, *file;      /* NULL when unknown; `function` demangled */
+    char *mangled;              /* C++ linkage name `function` came from, or NULL */
     char *build_id;             /* NULL when absent */
     long line;                  /* 0 when unknown */
     uint64_t off;               /* `offset` parsed */
@@ -65,12 +66,13 @@ struct reportset {
  * messages; `skip` bytes at its start are ignored, e.g. what an earlier run
  * appended) into `set`. On bad input prints one line
  * "guardshim: NAME: problem (line L)".
- * returns: 0, or EXIT_USAGE after printing. */
+ * returns: 0, or EXIT_MALFORMED after printing. */
 int reports_parse(struct reportset *set, const char *name, const char *text, size_t len,
                   size_t skip);
 
 /* reports_parse on the contents of file `path` ("-" = stdin).
- * returns: 0, or EXIT_USAGE after printing (missing file: strerror). */
+ * returns: 0, EXIT_IO after printing strerror (missing or unreadable
+ * file), or EXIT_MALFORMED after printing what is wrong. */
 int reports_load(struct reportset *set, const char *path);
 
 void reports_free(struct reportset *set);

@@ -4,13 +4,17 @@
  * it is queried with the report's `offset` (the link-time address), as the
  * shim's symbolize.c does; return addresses (every frame but #0) are looked
  * up at offset - 1 so the call's line is found, not the next one.
+ * Only regular files are opened (a FIFO named as a module would block).
  * locks: none (single-threaded tool). allocates: malloc, libdw. */
 #define _GNU_SOURCE
 #include "symbols.h"
 
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -42,13 +46,25 @@ static struct symmod *module_open(const char *path)
     m->path = xstrdup(path);
     if (path[0] != '/')
         return m;
-    m->dwfl = dwfl_begin(&offline_callbacks);
-    if (!m->dwfl)
+    /* A report names any path: only a regular file may be read. Opened
+     * non-blocking so a FIFO or a device cannot hang the open, then checked
+     * on the open file itself, so it cannot be swapped after the check. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
         return m;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !(m->dwfl = dwfl_begin(&offline_callbacks))) {
+        close(fd);
+        return m;
+    }
     dwfl_report_begin(m->dwfl);
-    m->mod = dwfl_report_elf(m->dwfl, path, path, -1, 0, true);
+    /* On success libdwfl owns `fd` (dwfl_end closes it); on failure it is
+     * still ours (or already closed if libdwfl decompressed the file, and
+     * then close fails harmlessly with EBADF). */
+    m->mod = dwfl_report_elf(m->dwfl, path, path, fd, 0, true);
     dwfl_report_end(m->dwfl, NULL, NULL);
     if (!m->mod) {
+        close(fd);
         dwfl_end(m->dwfl);
         m->dwfl = NULL;
         return m;

@@ -12,10 +12,14 @@
 #include <stdint.h>
 
 /* Exit statuses of the tool itself (the `run` subcommand passes the
- * program's own status on instead). */
-#define EXIT_USAGE 2   /* bad flag, bad or unreadable input */
-#define EXIT_NOPROG 127 /* program not found */
-#define EXIT_NOEXEC 126 /* program found but not executable */
+ * program's own status on instead). Distinct, so that a script can tell a
+ * wrong invocation from missing files and from corrupt reports; the man
+ * page's EXIT STATUS lists them. */
+#define EXIT_USAGE 2      /* bad flag or option value */
+#define EXIT_IO 3         /* `report`: a file cannot be read, or the output not written */
+#define EXIT_MALFORMED 4  /* `report`: input that is not a guardshim report */
+#define EXIT_NOPROG 127   /* program not found */
+#define EXIT_NOEXEC 126   /* program found but not executable */
 
 /* Allocation that cannot fail: out of memory ends the tool (status 2). */
 void *xmalloc(size_t n);
