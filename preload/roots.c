@@ -237,7 +237,10 @@ static void mark_checked(const struct roots *r, struct heap *h, uintptr_t lo, ui
             continue;
         }
         uintptr_t end = GS_MIN(hi, m->hi);
-        if (m->readable && r->live)
+        /* A file mapping faults (SIGBUS) past a truncated file's end, and
+         * with the world running anything may vanish: read those through
+         * the kernel, which reports a hole instead. */
+        if (m->readable && (r->live || !m->anon))
             mark_range_safe(h, lo, end);
         else if (m->readable)
             mark_range(h, lo, end);
