@@ -152,6 +152,12 @@ static void size_learn(uintptr_t pc, int32_t size)
 int unwind_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    /* libunwind creates a pthread key on its first trace. Created later, it
+     * may get an index >= 32, and glibc then allocates the thread's second
+     * level of keys under the shim (untracked, so never scanned): the
+     * program's values for keys 32..63 would look leaked. */
+    void *pc;
+    unw_backtrace(&pc, 1);
     return 0;
 }
 

@@ -67,6 +67,22 @@ bats_require_minimum_version 1.5.0
 	assert_leaks "direct alloc_tls_thread_88 88 1"
 }
 
+@test "pthread_setspecific values are roots for keys past the first 32, main thread and live thread (#2)" {
+	run -0 gs_run roots_tsd_keys main
+	assert_clean_report
+	rm -f "$BATS_TEST_TMPDIR"/r.*.json
+	run -0 gs_run roots_tsd_keys thread
+	assert_clean_report
+}
+
+@test "clearing the key's value makes the block a direct leak (main and thread) (#2)" {
+	run -23 gs_run roots_tsd_keys main-clear
+	assert_leaks "direct tsd_alloc_main_99 99 1"
+	rm -f "$BATS_TEST_TMPDIR"/r.*.json
+	run -23 gs_run roots_tsd_keys thread-clear
+	assert_leaks "direct tsd_alloc_thread_77 77 1"
+}
+
 @test "a __thread variable of a dlopen'ed library is a root for the main thread (#2)" {
 	run -0 gs_run roots_tls_dynamic main
 	assert_line "slot set"
