@@ -259,6 +259,33 @@ static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
     return off < 8 || (off == 8 && off < b->size);
 }
 
+static bool in_vtables(const struct heap *h, uintptr_t a)
+{
+    size_t lo = 0, hi = h->n_vtables;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a < h->vtables[mid].lo)
+            hi = mid;
+        else if (a >= h->vtables[mid].hi)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+/* C++ multiple inheritance (Valgrind's "multipleinheritance" heuristic): a
+ * pointer to a base-class subobject inside the block, recognised by the
+ * vtable pointers at that offset and at the block's start, both pointing
+ * into read-only memory of a loaded object. Interior pointers only. */
+static bool is_base_pointer(const struct heap *h, const struct sblock *b, uintptr_t v)
+{
+    uintptr_t off = v - b->start;
+    if ((off & 7) || off + 8 > b->size || !h->n_vtables)
+        return false;
+    return in_vtables(h, *(const uintptr_t *)v) && in_vtables(h, *(const uintptr_t *)b->start);
+}
+
 static void push_reached(struct heap *h, size_t i)
 {
     __builtin_prefetch((const void *)h->blocks[i].start);
@@ -288,7 +315,7 @@ static void flush(struct heap *h)
              * that one: reading the chunk header costs a cache miss). */
             if (v + 8 >= b->start + b->size && v == glibc_next_chunk(b->start))
                 break;
-            if (h->cands[k].strong && is_start_pointer(b, v)) {
+            if (h->cands[k].strong && (is_start_pointer(b, v) || is_base_pointer(h, b, v))) {
                 if (b->state != BS_REACHED) {
                     b->state = BS_REACHED;
                     push_reached(h, i);

@@ -41,6 +41,10 @@ struct candidate {
 
 struct region;
 
+struct root_range {
+    uintptr_t lo, hi;
+};
+
 /* The stack id of an erased block (heap_erase): matches no site. */
 #define STACK_ID_ERASED UINT32_MAX
 
@@ -58,6 +62,10 @@ struct heap {
     struct candidate *cands; /* batch of pending lookups (see mark.c) */
     size_t n_cands;
     const struct region *last_region;
+    /* Read-only file mappings, sorted (set by roots.c): where vtables are,
+     * for the multiple-inheritance rule of is_start_pointer. */
+    const struct root_range *vtables;
+    size_t n_vtables;
     size_t mapped_bytes;     /* for the report's scan statistics */
 };
 

@@ -187,9 +187,30 @@ int roots_prepare(struct roots *r)
     return 0;
 }
 
+/* Read-only file mappings, merged: a C++ object's vtable pointers point
+ * there (.rodata, or .data.rel.ro once RELRO made it read-only). */
+static int collect_vtables(struct roots *r)
+{
+    r->vtables = sys_map((r->maps_cap + 1) * sizeof *r->vtables, false);
+    if (!r->vtables)
+        return ENOMEM;
+    for (size_t i = 0; i < r->n_maps; i++) {
+        const struct mapping *m = &r->maps[i];
+        if (!m->readable || m->writable || m->anon || m->brk_heap)
+            continue;
+        if (r->n_vtables && r->vtables[r->n_vtables - 1].hi == m->lo)
+            r->vtables[r->n_vtables - 1].hi = m->hi;
+        else
+            r->vtables[r->n_vtables++] = (struct root_range){m->lo, m->hi};
+    }
+    return 0;
+}
+
 int roots_read_maps(struct roots *r)
 {
     int err = parse_maps(r);
+    if (!err)
+        err = collect_vtables(r);
     /* Last, so that every buffer above is listed as the shim's own. */
     sys_for_each_map(own_cb, r);
     sort_ranges(r->excl, r->n_excl);
@@ -200,6 +221,7 @@ void roots_free(struct roots *r)
 {
     sys_unmap(r->ranges, r->cap * sizeof *r->ranges);
     sys_unmap(r->maps, r->maps_cap * sizeof *r->maps);
+    sys_unmap(r->vtables, (r->maps_cap + 1) * sizeof *r->vtables);
     sys_unmap(r->stacks, r->stacks_cap * sizeof *r->stacks);
     sys_unmap(r->excl, r->excl_cap * sizeof *r->excl);
     sys_unmap(r->maps_text, r->maps_text_cap);
@@ -306,6 +328,8 @@ static void mark_mapping(const struct roots *r, struct heap *h, const struct wor
 
 void roots_mark_world(struct roots *r, struct heap *h, const struct world *w, uintptr_t self_sp)
 {
+    h->vtables = r->vtables;
+    h->n_vtables = r->n_vtables;
     for (size_t i = 0; i < r->n; i++)
         mark_checked(r, h, r->ranges[i].lo, r->ranges[i].hi);
     mark_thread(r, h, self_sp, (uintptr_t)__builtin_thread_pointer());
@@ -345,6 +369,8 @@ void roots_mark(struct roots *r, struct heap *h, const struct world *w, uintptr_
 
 void roots_mark_live(struct roots *r, struct heap *h)
 {
+    h->vtables = r->vtables;
+    h->n_vtables = r->n_vtables;
     r->live = true;
     for (size_t i = 0; i < r->n; i++)
         mark_checked(r, h, r->ranges[i].lo, r->ranges[i].hi);

@@ -15,9 +15,6 @@
 #include "threads.h"
 #include "world.h"
 
-struct root_range {
-    uintptr_t lo, hi;
-};
 
 struct mapping {
     uintptr_t lo, hi;
@@ -35,6 +32,8 @@ struct roots {
     struct thread_rec *stacks; /* registry copy: stacks, live and dead */
     size_t n_stacks, stacks_cap;
     struct root_range *excl;   /* never roots: own maps and stacks, sorted */
+    struct root_range *vtables; /* read-only file mappings (where vtables live), sorted */
+    size_t n_vtables;
     bool live;                 /* marking with the world running: read safely */
     size_t n_excl, excl_cap;
 };
