@@ -70,6 +70,9 @@ static void set_slots_locked(struct depot_entry *e, const int32_t *slots)
     if (!slots || atomic_load_explicit(&e->st.slots, memory_order_relaxed))
         return;
     memcpy(e->slot_store, slots, e->st.n * sizeof(int32_t));
+    e->st.max_slot = 0;
+    for (unsigned k = 1; k < e->st.n; k++)
+        e->st.max_slot = GS_MAX(e->st.max_slot, slots[k]);
     atomic_store_explicit(&e->st.slots, e->slot_store, memory_order_release);
 }
 
@@ -117,7 +120,7 @@ stack_id depot_put_slots(const uintptr_t *pcs, unsigned n, const int32_t *slots)
     e->slot_store = (int32_t *)(e->pcs + n);
     uint16_t *mods = (uint16_t *)(e->slot_store + n);
     memcpy(mods, mods_now, n * sizeof(uint16_t));
-    e->st = (struct depot_stack){n, ++depot.next_id, e->pcs, mods, NULL};
+    e->st = (struct depot_stack){n, ++depot.next_id, e->pcs, mods, NULL, 0};
     set_slots_locked(e, slots);
     depot.oom = false;
     HASH_ADD_KEYPTR(hh, depot.head, e->pcs, keylen, e);

@@ -25,6 +25,7 @@ struct depot_stack {
      * entry point (unwind.c): pcs[k] was read from cfa0 + slots[k], k >= 1;
      * NULL when the stack crosses a frame of variable size. */
     _Atomic(const int32_t *) slots;
+    int32_t max_slot; /* the largest of `slots`, set before `slots` is published */
 };
 
 /* Stores the stack (`pcs[0..n)`) if it is new; returns its id (never 0

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT
  * handle.c: the sharded handle table (layout in handle.h).
- * Each shard is an open-addressing table with linear probing and
- * backward-shift deletion (no tombstones, so probe lengths stay short
- * under churn), grown x2 past 80% load into a fresh sys_map mapping.
- * locks: one spin lock per shard; shard structs are cache-line aligned.
+ * Each shard is a bucketed cuckoo table: buckets of 4 slots (one cache
+ * line), and two buckets a key may live in. The first is chosen by the
+ * block's page and its 64-byte line within it, so blocks allocated side
+ * by side share a table line; the second by a hash of the whole address.
+ * A key goes to its second bucket only when the first is full, and the
+ * first bucket then says so (`spilled`), so a lookup or a free reads one
+ * line almost always. A free just clears its slot. The table holds up to
+ * 90% of its slots (one 16-byte handle per block, 24 bytes a block on
+ * average over the growth cycle) and doubles, into a fresh sys_map, when
+ * fuller or when a cuckoo path runs too long.
+ * locks: one hotlock (lock.h) per shard; shard structs are cache-line aligned.
  * STW: enumeration only (handle_for_each_locked). allocates: sys_map. */
 #include "handle.h"
 
@@ -31,13 +38,18 @@ struct freed_slot {
     stack_id stack;
 };
 
+#define BUCKET_SLOTS 4
+#define MAX_KICKS 64
+
 struct shard {
-    struct spinlock lock;
+    struct hotlock lock;
     struct freed_slot *freed; /* FREED_SLOTS entries, mapped on first free */
-    uint32_t shift;         /* 64 - log2(cap) */
+    uint32_t shift;         /* 64 - log2(buckets) */
     size_t cap, count;      /* slots, used slots */
-    struct slot *slots;
+    struct slot *slots;     /* cap / BUCKET_SLOTS buckets */
+    uint64_t *spilled;      /* bit b: bucket b's keys may have gone to their second bucket */
     size_t live_bytes, allocs, frees;
+    unsigned kick;          /* rotates the slot a full bucket gives up */
 } GS_ALIGNED(GS_CACHE_LINE);
 
 static struct {
@@ -52,14 +64,25 @@ static inline struct shard *shard_of(uintptr_t ptr)
 static inline uint64_t key_of(uintptr_t ptr) { return (ptr >> 4) ^ PTR_MASK; }
 static inline uintptr_t ptr_of(uint64_t w0) { return ((w0 & PTR_MASK) ^ PTR_MASK) << 4; }
 
-/* Blocks of one 4 KiB page land in one run of slots (the page is hashed,
- * the offset within it is added): allocation and the scan's enumeration
- * walk memory in order, so neighbours share cache lines in the table too. */
-static inline size_t home_of(const struct shard *s, uint64_t key)
+static inline size_t buckets_of(const struct shard *s) { return s->cap / BUCKET_SLOTS; }
+
+/* The first bucket: the page is hashed, its 64-byte line added, so a page
+ * maps to a run of buckets and neighbouring blocks share one. */
+static inline size_t first_bucket(const struct shard *s, uint64_t key)
 {
     uint64_t page = key >> 8;
-    return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> s->shift) + (key & 0xff)) &
-           (s->cap - 1);
+    return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> s->shift) + ((key & 0xff) >> 2)) &
+           (buckets_of(s) - 1);
+}
+
+static inline size_t second_bucket(const struct shard *s, uint64_t key)
+{
+    return (size_t)((key * 0xff51afd7ed558ccdull) >> s->shift);
+}
+
+static inline bool is_spilled(const struct shard *s, size_t b)
+{
+    return (s->spilled[b / 64] >> (b % 64)) & 1;
 }
 
 static inline uint64_t pack_w0(uintptr_t ptr, uint32_t flags, uint32_t owner)
@@ -83,45 +106,110 @@ static void unpack(const struct slot *sl, struct handle *h)
     h->stack = (stack_id)(sl->w1 >> 40);
 }
 
+static struct slot *find_in(struct shard *s, size_t b, uint64_t key)
+{
+    struct slot *sl = &s->slots[b * BUCKET_SLOTS];
+    for (unsigned i = 0; i < BUCKET_SLOTS; i++)
+        if ((sl[i].w0 & PTR_MASK) == key && sl[i].w0)
+            return &sl[i];
+    return NULL;
+}
+
 /* Finds the slot of `key`, or NULL. pre: shard locked. */
 static struct slot *find_locked(struct shard *s, uint64_t key)
 {
     if (!s->slots)
         return NULL;
-    size_t mask = s->cap - 1;
-    for (size_t i = home_of(s, key);; i = (i + 1) & mask) {
-        struct slot *sl = &s->slots[i];
-        if (sl->w0 == 0)
-            return NULL;
-        if ((sl->w0 & PTR_MASK) == key)
-            return sl;
-    }
+    size_t b = first_bucket(s, key);
+    struct slot *sl = find_in(s, b, key);
+    if (sl || !is_spilled(s, b))
+        return sl;
+    return find_in(s, second_bucket(s, key), key);
 }
 
-static void place_locked(struct shard *s, struct slot v)
+static struct slot *empty_in(struct shard *s, size_t b)
 {
-    size_t mask = s->cap - 1;
-    size_t i = home_of(s, v.w0 & PTR_MASK);
-    while (s->slots[i].w0 != 0)
-        i = (i + 1) & mask;
-    s->slots[i] = v;
+    struct slot *sl = &s->slots[b * BUCKET_SLOTS];
+    for (unsigned i = 0; i < BUCKET_SLOTS; i++)
+        if (!sl[i].w0)
+            return &sl[i];
+    return NULL;
+}
+
+/* Places a key that is not in the table. returns: false when the cuckoo
+ * path grew too long (the table must grow; `v` is then the handle left
+ * over, which may be another than the one given). */
+static bool place_locked(struct shard *s, struct slot *v)
+{
+    for (int kicks = 0; kicks < MAX_KICKS; kicks++) {
+        uint64_t key = v->w0 & PTR_MASK;
+        size_t b1 = first_bucket(s, key);
+        struct slot *sl = empty_in(s, b1);
+        if (!sl) {
+            s->spilled[b1 / 64] |= 1ull << (b1 % 64);
+            sl = empty_in(s, second_bucket(s, key));
+        }
+        if (sl) {
+            *sl = *v;
+            return true;
+        }
+        /* Both full: evict a slot of the first bucket; its key moves on to
+         * the other bucket it may live in. */
+        struct slot *victim = &s->slots[b1 * BUCKET_SLOTS + (s->kick++ % BUCKET_SLOTS)];
+        struct slot out = *victim;
+        *victim = *v;
+        *v = out;
+        uint64_t vk = v->w0 & PTR_MASK;
+        if (first_bucket(s, vk) == b1) {
+            /* its first bucket was b1: try its second directly */
+            size_t b2 = second_bucket(s, vk);
+            s->spilled[b1 / 64] |= 1ull << (b1 % 64);
+            struct slot *e = empty_in(s, b2);
+            if (e) {
+                *e = *v;
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static bool grow_locked(struct shard *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : MIN_CAP;
+    size_t nbuckets = ncap / BUCKET_SLOTS;
+    size_t spill_bytes = (nbuckets + 63) / 64 * sizeof(uint64_t);
     struct slot *ns = sys_map(ncap * sizeof(struct slot), false);
-    if (!ns)
+    uint64_t *nsp = sys_map(spill_bytes, false);
+    if (!ns || !nsp) {
+        sys_unmap(ns, ncap * sizeof(struct slot));
+        sys_unmap(nsp, spill_bytes);
         return false;
+    }
     struct slot *old = s->slots;
+    uint64_t *old_spilled = s->spilled;
     size_t ocap = s->cap;
     s->slots = ns;
+    s->spilled = nsp;
     s->cap = ncap;
-    s->shift = 64 - (uint32_t)__builtin_ctzll(ncap);
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i].w0)
-            place_locked(s, old[i]);
+    s->shift = 64 - (uint32_t)__builtin_ctzll(nbuckets);
+    bool ok = true;
+    for (size_t i = 0; i < ocap && ok; i++) {
+        struct slot v = old[i];
+        if (v.w0)
+            ok = place_locked(s, &v);
+    }
+    if (!ok) { /* a cuckoo cycle even at half load: keep the old table */
+        s->slots = old;
+        s->spilled = old_spilled;
+        s->cap = ocap;
+        s->shift = ocap ? 64 - (uint32_t)__builtin_ctzll(ocap / BUCKET_SLOTS) : 0;
+        sys_unmap(ns, ncap * sizeof(struct slot));
+        sys_unmap(nsp, spill_bytes);
+        return false;
+    }
     sys_unmap(old, ocap * sizeof(struct slot));
+    sys_unmap(old_spilled, (ocap / BUCKET_SLOTS + 63) / 64 * sizeof(uint64_t));
     return true;
 }
 
@@ -135,10 +223,10 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
     struct shard *s = shard_of(ptr);
     uint64_t key = key_of(ptr);
     struct slot v = {pack_w0(ptr, flags, owner), pack_w1(size, stack)};
-    spin_lock(&s->lock);
-    struct freed_slot *fs = freed_slot_of(s, key);
-    if (fs && fs->key == key)
-        fs->key = 0; /* the address is live again: freeing it is no double free */
+    /* The recently-freed memory is not cleared here: a free of a tracked
+     * block finds it in the table and never asks. Only an untracked block
+     * at that address (handle_forget_freed_try) must clear it. */
+    hot_lock(&s->lock);
     struct slot *sl = find_locked(s, key);
     if (sl) {
         /* A stale handle: the block was freed behind the shim's back (a free
@@ -147,40 +235,29 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
         s->frees++; /* keeps allocs - frees == live */
         *sl = v;
     } else {
-        if ((s->count + 1) * 5 > s->cap * 4 && !grow_locked(s)) {
-            spin_unlock(&s->lock);
+        if (GS_UNLIKELY((s->count + 1) * 10 > s->cap * 9) && !grow_locked(s)) {
+            hot_unlock(&s->lock);
             return false;
         }
-        place_locked(s, v);
+        /* A too long cuckoo path leaves some handle over: grow, place it. */
+        while (!place_locked(s, &v)) {
+            if (!grow_locked(s)) {
+                hot_unlock(&s->lock);
+                return false; /* the handle left over is lost; the shim degrades */
+            }
+        }
         s->count++;
     }
     s->live_bytes += GS_MIN(size, HANDLE_MAX_SIZE); /* what remove will subtract */
     s->allocs++;
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
     return true;
 }
 
-/* Backward-shift deletion: pull later members of the probe run into the hole. */
 static void delete_locked(struct shard *s, struct slot *sl)
 {
-    size_t mask = s->cap - 1;
-    size_t hole = (size_t)(sl - s->slots);
-    size_t i = hole;
-    for (;;) {
-        i = (i + 1) & mask;
-        struct slot *cur = &s->slots[i];
-        if (cur->w0 == 0)
-            break;
-        size_t home = home_of(s, cur->w0 & PTR_MASK);
-        /* cur may move to the hole iff its home is not in (hole, i]. */
-        bool stays = (hole <= i) ? (hole < home && home <= i) : (hole < home || home <= i);
-        if (!stays) {
-            s->slots[hole] = *cur;
-            hole = i;
-        }
-    }
-    s->slots[hole].w0 = 0;
-    s->slots[hole].w1 = 0;
+    sl->w0 = 0;
+    sl->w1 = 0;
     s->count--;
 }
 
@@ -190,10 +267,10 @@ bool handle_remove(uintptr_t ptr, struct handle *out, uintptr_t free_pc)
         return false;
     struct shard *s = shard_of(ptr);
     uint64_t key = key_of(ptr);
-    spin_lock(&s->lock);
+    hot_lock(&s->lock);
     struct slot *sl = find_locked(s, key);
     if (!sl) {
-        spin_unlock(&s->lock);
+        hot_unlock(&s->lock);
         return false;
     }
     unpack(sl, out);
@@ -206,8 +283,17 @@ bool handle_remove(uintptr_t ptr, struct handle *out, uintptr_t free_pc)
     s->live_bytes -= out->size;
     s->frees++;
     delete_locked(s, sl);
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
     return true;
+}
+
+void handle_prefetch(uintptr_t ptr)
+{
+    /* Unlocked: a torn read during a growth only prefetches a wrong line. */
+    const struct shard *s = shard_of(ptr);
+    const struct slot *slots = s->slots;
+    if (slots)
+        __builtin_prefetch(&slots[first_bucket(s, key_of(ptr)) * BUCKET_SLOTS]);
 }
 
 bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out)
@@ -216,12 +302,12 @@ bool handle_freed_lookup(uintptr_t ptr, struct freed_block *out)
         return false;
     struct shard *s = shard_of(ptr);
     uint64_t key = key_of(ptr);
-    spin_lock(&s->lock);
+    hot_lock(&s->lock);
     struct freed_slot *fs = freed_slot_of(s, key);
     bool hit = fs && fs->key == key;
     if (hit)
         *out = (struct freed_block){ptr, fs->free_pc, fs->size, fs->stack};
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
     return hit;
 }
 
@@ -229,12 +315,12 @@ void handle_forget_freed_try(uintptr_t ptr)
 {
     struct shard *s = shard_of(ptr);
     uint64_t key = key_of(ptr);
-    if (!s->freed || !spin_trylock(&s->lock))
+    if (!s->freed || !hot_trylock(&s->lock))
         return;
     struct freed_slot *fs = freed_slot_of(s, key);
     if (fs && fs->key == key)
         fs->key = 0;
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
 }
 
 bool handle_lookup(uintptr_t ptr, struct handle *out)
@@ -242,11 +328,11 @@ bool handle_lookup(uintptr_t ptr, struct handle *out)
     if (ptr & 15)
         return false;
     struct shard *s = shard_of(ptr);
-    spin_lock(&s->lock);
+    hot_lock(&s->lock);
     struct slot *sl = find_locked(s, key_of(ptr));
     if (sl)
         unpack(sl, out);
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
     return sl != NULL;
 }
 
@@ -265,11 +351,11 @@ bool handle_update(uintptr_t ptr, uint32_t set, uint32_t clear, uint32_t owner)
     if (ptr & 15)
         return false;
     struct shard *s = shard_of(ptr);
-    spin_lock(&s->lock);
+    hot_lock(&s->lock);
     struct slot *sl = find_locked(s, key_of(ptr));
     if (sl)
         update_slot(sl, set, clear, owner);
-    spin_unlock(&s->lock);
+    hot_unlock(&s->lock);
     return sl != NULL;
 }
 
@@ -283,13 +369,13 @@ void handle_update_locked(uintptr_t ptr, uint32_t set, uint32_t clear)
 void handle_lock_all(void)
 {
     for (int i = 0; i < NSHARDS; i++)
-        spin_lock(&table.shards[i].lock);
+        hot_lock(&table.shards[i].lock);
 }
 
 void handle_unlock_all(void)
 {
     for (int i = NSHARDS - 1; i >= 0; i--)
-        spin_unlock(&table.shards[i].lock);
+        hot_unlock(&table.shards[i].lock);
 }
 
 size_t handle_count_locked(void)
@@ -332,7 +418,7 @@ void handle_atfork_parent(void) { handle_unlock_all(); }
 void handle_atfork_child(void)
 {
     for (int i = 0; i < NSHARDS; i++)
-        spin_reset(&table.shards[i].lock);
+        hot_reset(&table.shards[i].lock);
 }
 
 bool handle_lookup_locked(uintptr_t ptr, struct handle *out)
@@ -349,7 +435,7 @@ void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *
 {
     for (int i = 0; i < NSHARDS; i++) {
         struct shard *s = &table.shards[i];
-        spin_lock(&s->lock);
+        hot_lock(&s->lock);
         for (size_t j = 0; j < s->cap; j++) {
             if (s->slots[j].w0) {
                 struct handle h;
@@ -357,6 +443,6 @@ void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *
                 fn(&h, ctx);
             }
         }
-        spin_unlock(&s->lock);
+        hot_unlock(&s->lock);
     }
 }

@@ -46,6 +46,10 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
  * false if `ptr` is not the start of a tracked block. locks: its shard. */
 bool handle_remove(uintptr_t ptr, struct handle *out, uintptr_t free_pc);
 
+/* Starts loading the table line that `ptr`'s handle would be in, so that
+ * the miss overlaps other work. No lock, no effect on the table. */
+void handle_prefetch(uintptr_t ptr);
+
 /* A recently freed block (one slot per address hash per shard, so old
  * entries are overwritten; reallocation at the address clears it). */
 struct freed_block {

@@ -126,6 +126,7 @@ static void record(void *p, size_t size, uintptr_t entry, uintptr_t ra0, uintptr
 {
     if (GS_UNLIKELY(!p))
         return;
+    handle_prefetch((uintptr_t)p); /* its miss overlaps the unwinding */
     int saved = errno;
     stack_id st = unwind_stack(entry, ra0, cfa0);
     uint32_t flags = tls.disabled ? HF_IGNORED : 0;
@@ -181,6 +182,9 @@ static enum untrack untrack(void *p, uintptr_t free_pc)
 
 void interpose_free(void *p, uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
 {
+    /* The handle's line and glibc's chunk header: two misses, overlapped. */
+    handle_prefetch((uintptr_t)p);
+    __builtin_prefetch((const char *)p - 16);
     if (pass_through()) {
         if (GS_UNLIKELY(atomic_load_explicit(&shim_forking, memory_order_relaxed)) &&
             !tls.in_shim) { /* waited long enough: apply after the fork */

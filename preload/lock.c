@@ -12,3 +12,15 @@ void lock_wait_futex(atomic_int *v)
 }
 
 void lock_wake_futex(atomic_int *v) { sys_futex_wake((int *)v, 1); }
+
+void hotlock_wait(struct hotlock *l)
+{
+    for (unsigned spins = 0;; spins++) {
+        if (hot_trylock(l))
+            return;
+        if (spins < 200)
+            __builtin_ia32_pause();
+        else /* the holder may be preempted, or a scan may hold it long */
+            sys_futex_wait((int *)&l->v, 1, HOTLOCK_NAP_NS);
+    }
+}

@@ -59,6 +59,44 @@ static inline void spin_unlock(struct spinlock *l)
         lock_wake_futex(&l->v);
 }
 
+/* The handle shards' lock, taken twice per malloc/free pair: its unlock is
+ * a plain release store, not an atomic exchange (an uncontended exchange
+ * costs as much as the rest of the critical section). So the unlock wakes
+ * nobody: a waiter spins, then sleeps in bounded naps and retries. Shards
+ * are held for a few dozen instructions, except by a scan or a fork,
+ * whose holders are stopped or gone soon after. */
+struct hotlock {
+    atomic_int v; /* 0 free, 1 held */
+};
+
+#define HOTLOCK_NAP_NS 200000 /* 0.2 ms */
+
+void hotlock_wait(struct hotlock *l);
+
+static inline bool hot_trylock(struct hotlock *l)
+{
+    int expect = 0;
+    return atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+           atomic_compare_exchange_strong_explicit(&l->v, &expect, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+static inline void hot_lock(struct hotlock *l)
+{
+    int expect = 0;
+    if (GS_LIKELY(atomic_compare_exchange_weak_explicit(&l->v, &expect, 1, memory_order_acquire,
+                                                        memory_order_relaxed)))
+        return;
+    hotlock_wait(l);
+}
+
+static inline void hot_unlock(struct hotlock *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+static inline void hot_reset(struct hotlock *l) { atomic_store(&l->v, 0); }
+
 /* After fork the child owns no lock any more: reset instead of unlock. */
 static inline void spin_reset(struct spinlock *l) { atomic_store(&l->v, 0); }
 

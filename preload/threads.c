@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "sys.h"
 #include "tstate.h"
+#include "unwind.h"
 
 #define MAX_THREAD_RECS 16384
 
@@ -68,6 +69,9 @@ static void thread_exit_cb(void *arg)
         if (reg.recs[i].tid == tid)
             reg.recs[i].tid = 0;
     spin_unlock(&reg.lock);
+    tls.in_shim++;
+    unwind_thread_exit();
+    tls.in_shim--;
 }
 
 static void *thread_start(void *p)

@@ -8,10 +8,13 @@
 
 #include "common.h"
 
+struct l1_cache;
+
 struct tstate {
     int in_shim;                 /* > 0 while this thread runs shim code: allocations pass through */
     int disabled;                /* gs_disable nesting depth */
     uint32_t owner;              /* current ownership domain */
+    struct l1_cache *l1;         /* per-thread stack cache (unwind.c) */
     uintptr_t stack_lo, stack_hi; /* this thread's stack, 0 = unknown (unwind.c) */
     unsigned park_slot;          /* 1 + slot while parked in libunwind (world.c) */
     /* A realloc between glibc's return and the handle update: the new block

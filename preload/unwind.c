@@ -21,7 +21,7 @@
  * a scan holds: every call into it is parked (world_park) with the
  * registers spilled, so a scan does not wait for this thread.
  * locks: none on a hit; the size table's lock on insertion; depot lock.
- * allocates: sys_map (the size table). */
+ * allocates: sys_map (the size table), arena (a small cache per thread). */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "unwind.h"
@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "arena.h"
 #include "init.h"
 #include "lock.h"
 #include "options.h"
@@ -51,6 +52,22 @@
 #define SHIM_FRAMES 16
 
 static _Atomic stack_id cache[CACHE_BUCKETS][CACHE_WAYS];
+
+/* In front of it, a small per-thread cache keyed by the exact call site
+ * and stack depth (entry, ra0, cfa0), which spares a repeating call the
+ * walk that computes the shared cache's key. Its entries are only hints:
+ * a hit is verified against the depot's stack like any other. */
+#define L1_SETS 128
+#define L1_WAYS 4
+
+struct l1_entry {
+    uintptr_t entry, ra0, cfa0;
+    stack_id id;
+};
+
+struct l1_cache {
+    struct l1_entry e[L1_SETS][L1_WAYS]; /* each set most recently used first */
+};
 
 /* ---- Frame sizes: PC -> CFA - (SP after the call at that PC returns) ---- */
 
@@ -308,6 +325,35 @@ static bool place_slots(uintptr_t cfa0, const uintptr_t *pcs, unsigned n, int32_
  * whose size is not known to be fixed (the outermost frame, for one).
  * *keyed is false when cfa0 is not on this thread's stack (sigaltstack,
  * coroutines): such chains are not cached. */
+static struct l1_cache *l1_get(void)
+{
+    if (GS_UNLIKELY(!tls.l1))
+        tls.l1 = arena_alloc(sizeof(struct l1_cache));
+    return tls.l1;
+}
+
+void unwind_thread_exit(void)
+{
+    struct l1_cache *c = tls.l1;
+    tls.l1 = NULL;
+    if (c)
+        arena_free(c, sizeof *c);
+}
+
+static inline unsigned l1_set(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
+{
+    uint64_t h = (ra0 ^ (cfa0 << 7) ^ (entry << 17)) * 0x9E3779B97F4A7C15ull;
+    return (unsigned)(h >> 57); /* 7 bits: L1_SETS */
+}
+
+/* Inserts at the front; the least recently used entry drops out. */
+static inline void l1_put(struct l1_cache *c, unsigned set, uintptr_t entry, uintptr_t ra0,
+                          uintptr_t cfa0, stack_id id)
+{
+    memmove(&c->e[set][1], &c->e[set][0], (L1_WAYS - 1) * sizeof(struct l1_entry));
+    c->e[set][0] = (struct l1_entry){entry, ra0, cfa0, id};
+}
+
 static inline _Atomic stack_id *bucket_of(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0,
                                           bool *keyed)
 {
@@ -334,13 +380,13 @@ static inline bool matches(const struct depot_stack *st, uintptr_t entry, uintpt
                            uintptr_t cfa0)
 {
     const int32_t *slots = atomic_load_explicit(&st->slots, memory_order_acquire);
-    if (!slots || st->pcs[0] != entry || st->pcs[1] != ra0)
+    if (!slots || st->pcs[0] != entry || st->pcs[1] != ra0 ||
+        cfa0 + (uintptr_t)(intptr_t)st->max_slot + 8 > tls.stack_hi)
         return false;
-    for (unsigned k = 2; k < st->n; k++) {
-        uintptr_t slot = cfa0 + (uintptr_t)(intptr_t)slots[k];
-        if (slot + 8 > tls.stack_hi || *(const uintptr_t *)slot != st->pcs[k])
+    const uintptr_t *pcs = st->pcs;
+    for (unsigned k = 2, n = st->n; k < n; k++)
+        if (*(const uintptr_t *)(cfa0 + (uintptr_t)(intptr_t)slots[k]) != pcs[k])
             return false;
-    }
     return true;
 }
 
@@ -350,13 +396,35 @@ stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
         return depot_put(&entry, 1);
     if (GS_UNLIKELY(!tls.stack_hi))
         learn_stack_bounds();
+    struct l1_cache *c = l1_get();
+    unsigned set = l1_set(entry, ra0, cfa0);
+    for (unsigned way = 0; c && way < L1_WAYS; way++) {
+        struct l1_entry *e = &c->e[set][way];
+        if (e->ra0 != ra0 || e->cfa0 != cfa0 || e->entry != entry)
+            continue;
+        const struct depot_stack *st = depot_stack_of(e->id);
+        if (st && matches(st, entry, ra0, cfa0)) {
+            stack_id id = e->id;
+            /* Most recently used first: a site reached by two chains at
+             * one depth checks the busier one first. */
+            if (way) {
+                struct l1_entry t = c->e[set][0];
+                c->e[set][0] = *e;
+                *e = t;
+            }
+            return id;
+        }
+    }
     bool keyed;
     _Atomic stack_id *b = bucket_of(entry, ra0, cfa0, &keyed);
     for (unsigned way = 0; keyed && way < CACHE_WAYS; way++) {
         stack_id id = atomic_load_explicit(&b[way], memory_order_relaxed);
         const struct depot_stack *st = id ? depot_stack_of(id) : NULL;
-        if (st && matches(st, entry, ra0, cfa0))
+        if (st && matches(st, entry, ra0, cfa0)) {
+            if (c)
+                l1_put(c, set, entry, ra0, cfa0, id);
             return id;
+        }
     }
     /* Miss: trace, then cache the stack if its slots are known. */
     unsigned depth = (unsigned)opt.stack_depth - 1;
@@ -384,6 +452,8 @@ stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0)
             }
         if (keyed)
             atomic_store_explicit(&b[way], id, memory_order_relaxed);
+        if (c)
+            l1_put(c, set, entry, ra0, cfa0, id);
     }
     return id;
 }

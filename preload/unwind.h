@@ -21,4 +21,7 @@ int unwind_init(void);
  * value of its caller at the call (its CFA). pre: tls.in_shim > 0. */
 stack_id unwind_stack(uintptr_t entry, uintptr_t ra0, uintptr_t cfa0);
 
+/* Releases the calling thread's cache (thread exit). */
+void unwind_thread_exit(void);
+
 #endif
