@@ -433,6 +433,38 @@ _wait_served() {
 	assert_line "guardshim top: process $pid exited"
 }
 
+@test "fork children publish no stats: none leaves a shm file after _exit, a running one has none, an exec'ed one has its own (#4)" {
+	local d="$BATS_TEST_TMPDIR/fork"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1 live_fork "$STOPFILE"
+	_wait_line "$d/out" '^children ready$' 20
+	_wait_line "$d/out" '^child [0-9]+ checked$' 20
+	local pid running execd c left=()
+	pid="$(_pid_of "$d")"
+	running="$(sed -n 's/^child \([0-9]*\) checked$/\1/p' "$d/out")"
+	execd="$(sed -n 's/^exec //p' "$d/out")"
+	# Control: the parent, and the exec'ed child (a new program), publish.
+	[ -e "/dev/shm/guardshim.$pid" ] || fail "the parent $pid has no shm file"
+	for _ in $(seq 100); do [ -e "/dev/shm/guardshim.$execd" ] && break; sleep 0.05; done
+	run -0 "$GS_CLI" stat "$execd"
+	assert_equal "$(jq -r '[.pid, .alive] | map(tostring) | join(" ")' <<<"$output")" "$execd true"
+	# The fork children: no file, whether they ended in _exit or still run.
+	for c in $(sed -n 's/^exited //p' "$d/out") "$running"; do
+		[ ! -e "/dev/shm/guardshim.$c" ] || left+=("$c")
+	done
+	run "$GS_CLI" stat "$running"
+	local stat_rc="$status" stat_out="$output"
+	touch "$STOPFILE"
+	_wait_line "$d/out" '^done 0 0$' 20
+	for c in "${left[@]}"; do rm -f "/dev/shm/guardshim.$c"; done
+	[ "$(grep -c '^exited ' "$d/out")" -eq 5 ] || fail "expected 5 exited children: $(cat "$d/out")"
+	[ "${#left[@]}" -eq 0 ] || fail "fork children left shm files: ${left[*]}"
+	assert_equal "$stat_rc $stat_out" "2 guardshim: no stats for $running (is it running with GUARDSHIM_OPTIONS=shm_stats=1?)"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	[ ! -e "/dev/shm/guardshim.$pid" ] || fail "the parent's shm file outlived its exit"
+	[ ! -e "/dev/shm/guardshim.$execd" ] || fail "the exec'ed child's shm file outlived its exit"
+}
+
 # ---------------------------------------------------------------- snapshot = full
 
 @test "snapshot and incremental scans write the same api and exit reports as full scans on randomly mutated heaps, seeds 1-4 (#4)" {
