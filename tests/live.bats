@@ -242,6 +242,42 @@ _wait_served() {
 	assert_output ""
 }
 
+@test "report_signal takes other signal names: SIGHUP and SIGRTMIN+3 each give a signal report per delivery while the server goes on; without report_signal the same signal ends it (#4)" {
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	local sig d pid i
+	for sig in SIGHUP SIGRTMIN+3; do
+		d="$BATS_TEST_TMPDIR/${sig/+/_}"
+		rm -f "$STOPFILE"
+		_live_bg "$d" "report_signal=$sig" live_server 100000 20 2 flat 0 "$STOPFILE"
+		_wait_line "$d/out" '^ready$' 20
+		pid="$(_pid_of "$d")"
+		for i in 1 2; do
+			sleep 0.3
+			kill -s "${sig#SIG}" "$pid"
+			_wait_reports "$d" "$i" 20
+		done
+		touch "$STOPFILE"
+		_wait_served "$d"
+		run -0 _live_records "$(_report_of "$d")"
+		run -0 awk '{ print $1, $2, $3, $4, ($5 == 72 * $6), $7 }' <<<"$output"
+		assert_equal "$sig: $output" "$sig: $(printf '%s\n' '0 signal direct leak_request_buffer 1 new' \
+			'1 signal direct leak_request_buffer 1 grown')"
+	done
+	# Control: the program does not handle these signals itself, so without
+	# report_signal the signal's default action ends it unserved, unreported.
+	d="$BATS_TEST_TMPDIR/unhandled"
+	rm -f "$STOPFILE"
+	_live_bg "$d" "" live_server 100000 20 2 flat 0 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	pid="$(_pid_of "$d")"
+	kill -s RTMIN+3 "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	touch "$STOPFILE"
+	! kill -0 "$pid" 2>/dev/null || fail "SIGRTMIN+3 did not end the program without report_signal"
+	run -1 grep -q '^served ' "$d/out"
+	[ -z "$(find "$d" -name 'r.*.json')" ] || fail "a report without report_signal: $(cat "$d"/r.*.json)"
+}
+
 @test "report_signal on a server that leaks nothing gives signal reports without records (#4)" {
 	local d="$BATS_TEST_TMPDIR/sig0"
 	export STOPFILE="$BATS_TEST_TMPDIR/stop"
