@@ -608,6 +608,29 @@ _mutator_reports() {
 	assert_equal "$(tail -n1 <<<"$leaks" | awk '{print $6}')" $((LIVE_REQUESTS * LIVE_LEAKS))
 }
 
+# ---------------------------------------------------------------- roots
+
+@test "glibc memory the shim did not track (an mmapped chunk, a thread's arena: where its own libraries allocate) is no root, a program's raw mmap is one, in every scan_mode (#4)" {
+	local mode where
+	for mode in full snapshot incremental; do
+		for where in chunk arena none; do
+			EXTRA_OPTS="scan_mode=$mode" run -23 gs_run live_glibc_roots "$where"
+			assert_equal "$mode $where $(grep '^check ' <<<"$output")" "$mode $where check 1"
+			assert_leaks "direct keep_target 40 1"
+			rm -f "$BATS_TEST_TMPDIR"/r.*.json
+		done
+		# Control: the same pointer in an anonymous mmap keeps the block.
+		EXTRA_OPTS="scan_mode=$mode" run -0 gs_run live_glibc_roots mmap
+		assert_equal "$mode mmap $(grep '^check ' <<<"$output")" "$mode mmap check 0"
+		assert_clean_report
+		rm -f "$BATS_TEST_TMPDIR"/r.*.json
+	done
+	# ... because of scan_mappings: without it the mmap is no root either.
+	EXTRA_OPTS="scan_mappings=0" run -23 gs_run live_glibc_roots mmap
+	assert_line "check 1"
+	assert_leaks "direct keep_target 40 1"
+}
+
 # ---------------------------------------------------------------- long run
 
 @test "over 2 million allocations and 2,000 scans the shim's memory stays bounded: resident size and mappings flat after the first quarter, in full and incremental mode (#4)" {
