@@ -17,8 +17,11 @@
  * usage: pause [-n BLOCKS] [-s SIZE] [-r ROUNDS] [-c CHANGE_PCT]
  * prints key=value lines: build_s, noise_ms, pause_ms (one per round),
  * pause_ms_median, pause_ms_max, rounds. Run under the shim with
- * GUARDSHIM_OPTIONS=report_signal=SIGUSR2:scan_mode=full|snapshot:leak_check_at_exit=0;
- * without the shim it says so and exits 0. Ends in _exit (no teardown of 1 GiB). */
+ * GUARDSHIM_OPTIONS=report_signal=SIGUSR2:scan_mode=full|snapshot|incremental:leak_check_at_exit=0
+ * (bench/run runs all three; add verbosity=2 for the shim's own account of
+ * each pause and, for incremental, of its phases: dirty pages, young
+ * blocks, roots); without the shim it says so and exits 0. Ends in _exit
+ * (no teardown of 1 GiB). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>

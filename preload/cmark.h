@@ -12,7 +12,9 @@
  * during the concurrent mark may still be marked: it is reported by the
  * next scan. Blocks allocated meanwhile are judged by the next scan too.
  * With no mutation during the scan the verdict equals a stop-the-world
- * scan's (tests/incremental.bats compares them).
+ * scan's (tests/live.bats, "snapshot and incremental scans write the same
+ * api and exit reports as full scans on randomly mutated heaps", compares
+ * them).
  * Sequence: cmark_begin (world running) -> cmark_pause (world stopped,
  * every shard lock held) -> cmark_settle (world running) -> the usual
  * guardian/classify verdict on c->h -> cmark_end. */

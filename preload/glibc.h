@@ -17,4 +17,16 @@ bool glibc_block_extent(uintptr_t p, uintptr_t *lo, uintptr_t *hi);
  * glibc's own pointers name), or 0 for an mmapped chunk. STW-safe. */
 uintptr_t glibc_next_chunk(uintptr_t p);
 
+/* Memory glibc's malloc owns whole, told from its first words `head`
+ * (read at `at` by the caller, safely): one mmapped chunk, or the
+ * read-write part of a non-main arena's heap. Every byte of it is a chunk
+ * glibc manages: tracked (marked on its own), untracked (passed through:
+ * the shim's own libraries, allocations before init) or free (stale
+ * data), so none of it is a root. A program's raw mmap (pymalloc's
+ * arenas) has no such header. The kernel merges neighbouring anonymous
+ * mappings, so `at` is any page start inside a mapping ending at `hi`.
+ * returns: the end of that memory (<= hi), or 0. STW-safe; reads only
+ * `head`. */
+uintptr_t glibc_owned_end(uintptr_t at, uintptr_t hi, const size_t head[4]);
+
 #endif

@@ -3,7 +3,8 @@
  * The thread blocks every signal but the stop signal, so the program's
  * signals are never delivered to it. The report signal's handler only bumps a counter and wakes
  * the thread with a futex: async-signal-safe, no allocation.
- * locks: none of its own; check.c's. STW: no. allocates: pthread stack. */
+ * locks: none of its own; check.c's, and shmstats.c's writer lock for the
+ * stats tick. STW: no. allocates: pthread stack. */
 #define _GNU_SOURCE
 #include "live.h"
 

@@ -10,7 +10,8 @@
  *   5. guardian lock (guardian.c)
  *   6. depot lock (depot.c), modules lock (modules.c), registry lock
  *      (threads.c), owners lock (owners.c), arena lock (arena.c), maps lock
- *      (sys.c): leaves, never held while taking another shim lock.
+ *      (sys.c), shm writer lock (shmstats.c): leaves, never held while
+ *      taking another shim lock.
  * modules.c takes its lock inside the loader lock, never the reverse, and
  * depot_put resolves modules before taking the depot lock, because a
  * thread inside dlopen holds the loader lock and may call malloc.

@@ -305,8 +305,26 @@ static struct root_range next_exclusion(const struct roots *r, const struct heap
     return best;
 }
 
+/* The `n` words at `a`, read the way mappings are scanned (through the
+ * kernel: a mapping unmapped under a live scan is no fault; directly when
+ * the kernel refuses, as mark_range_safe does). returns: false if unread. */
+static bool read_words(uintptr_t a, size_t *w, size_t n)
+{
+    long got = sys_read_self(w, a, n * sizeof *w);
+    if (got < 0) {
+        memcpy(w, (const void *)a, n * sizeof *w);
+        return true;
+    }
+    return (size_t)got == n * sizeof *w;
+}
+
 /* Scans an anonymous writable mapping as a root, minus its exclusions.
- * A mapping holding a thread's stack pointer is a stack and is skipped. */
+ * A mapping holding a thread's stack pointer is a stack and is skipped.
+ * So is memory glibc's malloc owns whole (glibc.h) where a mapping the
+ * kernel merged into this one begins (the mapping's start, or the end of
+ * an exclusion): untracked, it is the shim's own (libdw's chunks, the
+ * checker thread's arena), which grows with every symbolised report; as
+ * roots it made each pause scan megabytes that hold no program pointer. */
 static void mark_mapping(const struct roots *r, struct heap *h, const struct world *w,
                          const struct mapping *m, uintptr_t self_sp)
 {
@@ -319,6 +337,14 @@ static void mark_mapping(const struct roots *r, struct heap *h, const struct wor
             return;
     uintptr_t cur = m->lo;
     while (cur < m->hi) {
+        size_t head[4];
+        uintptr_t owned = cur % 4096 == 0 && read_words(cur, head, 4)
+                              ? glibc_owned_end(cur, m->hi, head)
+                              : 0;
+        if (owned) {
+            cur = owned;
+            continue;
+        }
         struct root_range x = next_exclusion(r, h, cur, m->hi);
         if (x.lo > cur)
             mark_range_safe(h, cur, GS_MIN(x.lo, m->hi));

@@ -2,9 +2,14 @@
  * shmstats.c: the shared-memory stats writer (shmstats.h).
  * Seqlock protocol: seq odd while writing; a reader copies the counters,
  * then accepts the copy only if seq was even and unchanged around it.
+ * A seqlock has one writer at a time: the stats tick (checker thread) and
+ * checks (exit, API, periodic) both publish, so every write of `shm.pending`
+ * and of the segment happens under `shm.lock`. Readers take no lock.
  * The fd is closed right after mmap: programs that close every fd do not
- * break it. locks: none (one writer: the checker thread, or check.c under
- * its lock). STW: no. allocates: the mapping. */
+ * break it. A fork child publishes nothing (shmstats.h).
+ * locks: `shm.lock`, a leaf (lock.h): held only to fill the counters and
+ * copy them, never while symbolising or taking another lock.
+ * STW: no. allocates: the mapping. */
 #define _GNU_SOURCE
 #include "shmstats.h"
 
@@ -19,6 +24,7 @@
 
 #include "depot.h"
 #include "handle.h"
+#include "lock.h"
 #include "log.h"
 #include "modules.h"
 #include "options.h"
@@ -27,7 +33,10 @@
 #include "sites.h"
 #include "symbolize.h"
 
+/* `seg` is set before the checker thread starts and cleared under `lock`
+ * at exit; everything else is written under `lock` only. */
 static struct {
+    struct spinlock lock;
     struct gs_shm_stats *seg;
     char path[64];
     struct gs_shm_counters pending; /* built here, copied in whole */
@@ -42,7 +51,7 @@ static uint64_t unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-bool shmstats_enabled(void) { return shm.seg != NULL; }
+bool shmstats_enabled(void) { return __atomic_load_n(&shm.seg, __ATOMIC_RELAXED) != NULL; }
 
 int shmstats_open(void)
 {
@@ -81,10 +90,10 @@ int shmstats_open(void)
     return 0;
 }
 
-void shmstats_publish(void)
+/* Fills the live counters and copies them into the segment under the
+ * seqlock. pre: `shm.lock`, `shm.seg` set. */
+static void publish_locked(void)
 {
-    if (!shm.seg)
-        return;
     struct handle_totals t;
     handle_totals(&t);
     struct gs_shm_counters *c = &shm.pending;
@@ -112,6 +121,14 @@ void shmstats_publish(void)
     __atomic_store_n(&shm.seg->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
+void shmstats_publish(void)
+{
+    spin_lock(&shm.lock);
+    if (shm.seg)
+        publish_locked();
+    spin_unlock(&shm.lock);
+}
+
 static void copy_name(char *dst, const char *src)
 {
     snprintf(dst, GS_SHM_NAME_MAX, "%s", src ? src : "");
@@ -119,18 +136,15 @@ static void copy_name(char *dst, const char *src)
 
 void shmstats_after_scan(const struct scan_result *r, size_t leaked_blocks, size_t leaked_bytes)
 {
-    if (!shm.seg)
+    if (!shmstats_enabled())
         return;
-    struct gs_shm_counters *c = &shm.pending;
-    c->leaked_blocks = leaked_blocks;
-    c->leaked_bytes = leaked_bytes;
-    c->last_scan_ms = r->scan_ms;
-    c->last_scan_unix_ms = unix_ms();
+    /* Named outside the lock: symbolising calls libdw. */
+    struct gs_shm_site sites[GS_SHM_SITES];
     struct growth_site top[GS_SHM_SITES];
     size_t n = sites_top(top, GS_SHM_SITES);
     symbolize_begin();
     for (size_t i = 0; i < n; i++) {
-        struct gs_shm_site *s = &c->sites[i];
+        struct gs_shm_site *s = &sites[i];
         memset(s, 0, sizeof *s);
         s->live_bytes = top[i].bytes;
         s->live_blocks = top[i].blocks;
@@ -148,25 +162,44 @@ void shmstats_after_scan(const struct scan_result *r, size_t leaked_blocks, size
         }
     }
     symbolize_end();
-    c->n_sites = (uint32_t)n;
-    shmstats_publish();
+    spin_lock(&shm.lock);
+    if (shm.seg) {
+        struct gs_shm_counters *c = &shm.pending;
+        c->leaked_blocks = leaked_blocks;
+        c->leaked_bytes = leaked_bytes;
+        c->last_scan_ms = r->scan_ms;
+        c->last_scan_unix_ms = unix_ms();
+        memcpy(c->sites, sites, n * sizeof *sites);
+        c->n_sites = (uint32_t)n;
+        publish_locked();
+    }
+    spin_unlock(&shm.lock);
 }
 
 void shmstats_close(void)
 {
-    if (!shm.seg)
+    /* Under the lock: the stats tick may be publishing right now. */
+    spin_lock(&shm.lock);
+    struct gs_shm_stats *seg = shm.seg;
+    __atomic_store_n(&shm.seg, NULL, __ATOMIC_RELAXED);
+    spin_unlock(&shm.lock);
+    if (!seg)
         return;
     unlink(shm.path);
-    munmap(shm.seg, sizeof *shm.seg);
-    shm.seg = NULL;
+    munmap(seg, sizeof *seg);
 }
 
+/* The child's copy of the parent's segment is the parent's to write: drop
+ * it. No segment of its own either: nothing would keep it current (no
+ * checker thread in a fork child, live.c), and a child ending in _exit
+ * (the usual end of a fork child) could not remove it. After exec the
+ * shim starts afresh and publishes for the new program. */
 void shmstats_atfork_child(void)
 {
+    spin_reset(&shm.lock);
     if (!shm.seg)
         return;
-    munmap(shm.seg, sizeof *shm.seg); /* the parent's: leave it to the parent */
+    munmap(shm.seg, sizeof *shm.seg);
     shm.seg = NULL;
     memset(&shm.pending, 0, sizeof shm.pending);
-    shmstats_open();
 }

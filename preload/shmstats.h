@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT
  * shmstats.h: live counters in /dev/shm/guardshim.<pid> (shm_stats=1),
- * layout in shm_layout.h. Written by the checker thread (live.c) about
- * once a second under a seqlock; readers never stop the process. */
+ * layout in shm_layout.h. Written under a seqlock by the checker thread
+ * (live.c) about once a second and after every check; writers are
+ * serialised by a leaf lock of this module, readers never stop the
+ * process. Only the process that loaded the shim publishes: a fork child
+ * publishes nothing until it execs (then the new program publishes its
+ * own), so a child ending in _exit leaves no file behind. */
 #ifndef GS_SHMSTATS_H
 #define GS_SHMSTATS_H
 
@@ -9,14 +13,15 @@
 
 /* Creates the segment (O_EXCL, O_NOFOLLOW, mode 0600). returns: 0 or errno. */
 int shmstats_open(void);
-/* Copies the current counters into the segment. */
+/* Copies the current counters into the segment. Thread-safe.
+ * locks: the shm writer lock (a leaf). */
 void shmstats_publish(void);
 /* After a scan: leak totals, scan time and the named top sites.
- * Under the check lock (it symbolises). */
+ * pre: the check lock (it symbolises, outside the writer lock). */
 void shmstats_after_scan(const struct scan_result *r, size_t leaked_blocks, size_t leaked_bytes);
-/* Unlinks and unmaps (exit). */
+/* Unlinks and unmaps (exit); a publish racing with it is skipped. */
 void shmstats_close(void);
-/* Fork child: drop the parent's segment, open one for this pid. */
+/* Fork child: drops the parent's segment and publishes nothing more. */
 void shmstats_atfork_child(void);
 bool shmstats_enabled(void);
 

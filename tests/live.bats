@@ -242,6 +242,42 @@ _wait_served() {
 	assert_output ""
 }
 
+@test "report_signal takes other signal names: SIGHUP and SIGRTMIN+3 each give a signal report per delivery while the server goes on; without report_signal the same signal ends it (#4)" {
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	local sig d pid i
+	for sig in SIGHUP SIGRTMIN+3; do
+		d="$BATS_TEST_TMPDIR/${sig/+/_}"
+		rm -f "$STOPFILE"
+		_live_bg "$d" "report_signal=$sig" live_server 100000 20 2 flat 0 "$STOPFILE"
+		_wait_line "$d/out" '^ready$' 20
+		pid="$(_pid_of "$d")"
+		for i in 1 2; do
+			sleep 0.3
+			kill -s "${sig#SIG}" "$pid"
+			_wait_reports "$d" "$i" 20
+		done
+		touch "$STOPFILE"
+		_wait_served "$d"
+		run -0 _live_records "$(_report_of "$d")"
+		run -0 awk '{ print $1, $2, $3, $4, ($5 == 72 * $6), $7 }' <<<"$output"
+		assert_equal "$sig: $output" "$sig: $(printf '%s\n' '0 signal direct leak_request_buffer 1 new' \
+			'1 signal direct leak_request_buffer 1 grown')"
+	done
+	# Control: the program does not handle these signals itself, so without
+	# report_signal the signal's default action ends it unserved, unreported.
+	d="$BATS_TEST_TMPDIR/unhandled"
+	rm -f "$STOPFILE"
+	_live_bg "$d" "" live_server 100000 20 2 flat 0 "$STOPFILE"
+	_wait_line "$d/out" '^ready$' 20
+	pid="$(_pid_of "$d")"
+	kill -s RTMIN+3 "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	touch "$STOPFILE"
+	! kill -0 "$pid" 2>/dev/null || fail "SIGRTMIN+3 did not end the program without report_signal"
+	run -1 grep -q '^served ' "$d/out"
+	[ -z "$(find "$d" -name 'r.*.json')" ] || fail "a report without report_signal: $(cat "$d"/r.*.json)"
+}
+
 @test "report_signal on a server that leaks nothing gives signal reports without records (#4)" {
 	local d="$BATS_TEST_TMPDIR/sig0"
 	export STOPFILE="$BATS_TEST_TMPDIR/stop"
@@ -433,6 +469,38 @@ _wait_served() {
 	assert_line "guardshim top: process $pid exited"
 }
 
+@test "fork children publish no stats: none leaves a shm file after _exit, a running one has none, an exec'ed one has its own (#4)" {
+	local d="$BATS_TEST_TMPDIR/fork"
+	export STOPFILE="$BATS_TEST_TMPDIR/stop"
+	_live_bg "$d" shm_stats=1 live_fork "$STOPFILE"
+	_wait_line "$d/out" '^children ready$' 20
+	_wait_line "$d/out" '^child [0-9]+ checked$' 20
+	local pid running execd c left=()
+	pid="$(_pid_of "$d")"
+	running="$(sed -n 's/^child \([0-9]*\) checked$/\1/p' "$d/out")"
+	execd="$(sed -n 's/^exec //p' "$d/out")"
+	# Control: the parent, and the exec'ed child (a new program), publish.
+	[ -e "/dev/shm/guardshim.$pid" ] || fail "the parent $pid has no shm file"
+	for _ in $(seq 100); do [ -e "/dev/shm/guardshim.$execd" ] && break; sleep 0.05; done
+	run -0 "$GS_CLI" stat "$execd"
+	assert_equal "$(jq -r '[.pid, .alive] | map(tostring) | join(" ")' <<<"$output")" "$execd true"
+	# The fork children: no file, whether they ended in _exit or still run.
+	for c in $(sed -n 's/^exited //p' "$d/out") "$running"; do
+		[ ! -e "/dev/shm/guardshim.$c" ] || left+=("$c")
+	done
+	run "$GS_CLI" stat "$running"
+	local stat_rc="$status" stat_out="$output"
+	touch "$STOPFILE"
+	_wait_line "$d/out" '^done 0 0$' 20
+	for c in "${left[@]}"; do rm -f "/dev/shm/guardshim.$c"; done
+	[ "$(grep -c '^exited ' "$d/out")" -eq 5 ] || fail "expected 5 exited children: $(cat "$d/out")"
+	[ "${#left[@]}" -eq 0 ] || fail "fork children left shm files: ${left[*]}"
+	assert_equal "$stat_rc $stat_out" "2 guardshim: no stats for $running (is it running with GUARDSHIM_OPTIONS=shm_stats=1?)"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	[ ! -e "/dev/shm/guardshim.$pid" ] || fail "the parent's shm file outlived its exit"
+	[ ! -e "/dev/shm/guardshim.$execd" ] || fail "the exec'ed child's shm file outlived its exit"
+}
+
 # ---------------------------------------------------------------- snapshot = full
 
 @test "snapshot and incremental scans write the same api and exit reports as full scans on randomly mutated heaps, seeds 1-4 (#4)" {
@@ -538,6 +606,29 @@ _mutator_reports() {
 	run -0 awk 'NR > 1 && ($7 != "grown" || $6 <= prev) { print "not grown: " $0 } { prev = $6 }' <<<"$leaks"
 	assert_output ""
 	assert_equal "$(tail -n1 <<<"$leaks" | awk '{print $6}')" $((LIVE_REQUESTS * LIVE_LEAKS))
+}
+
+# ---------------------------------------------------------------- roots
+
+@test "glibc memory the shim did not track (an mmapped chunk, a thread's arena: where its own libraries allocate) is no root, a program's raw mmap is one, in every scan_mode (#4)" {
+	local mode where
+	for mode in full snapshot incremental; do
+		for where in chunk arena none; do
+			EXTRA_OPTS="scan_mode=$mode" run -23 gs_run live_glibc_roots "$where"
+			assert_equal "$mode $where $(grep '^check ' <<<"$output")" "$mode $where check 1"
+			assert_leaks "direct keep_target 40 1"
+			rm -f "$BATS_TEST_TMPDIR"/r.*.json
+		done
+		# Control: the same pointer in an anonymous mmap keeps the block.
+		EXTRA_OPTS="scan_mode=$mode" run -0 gs_run live_glibc_roots mmap
+		assert_equal "$mode mmap $(grep '^check ' <<<"$output")" "$mode mmap check 0"
+		assert_clean_report
+		rm -f "$BATS_TEST_TMPDIR"/r.*.json
+	done
+	# ... because of scan_mappings: without it the mmap is no root either.
+	EXTRA_OPTS="scan_mappings=0" run -23 gs_run live_glibc_roots mmap
+	assert_line "check 1"
+	assert_leaks "direct keep_target 40 1"
 }
 
 # ---------------------------------------------------------------- long run
