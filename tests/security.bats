@@ -5,6 +5,13 @@
 bats_require_minimum_version 1.5.0
 load helper
 
+# Setuid tests build in a root-owned directory under /tmp (nobody must
+# reach it, which BATS_TEST_TMPDIR's parents do not allow): removed here
+# even when an assertion failed.
+teardown() {
+	[ -z "${SETUID_DIR:-}" ] || rm -rf "$SETUID_DIR"
+}
+
 @test "log_path naming a planted symlink is refused: the victim is untouched, one error line, the program runs on (#7)" {
 	local d="$BATS_TEST_TMPDIR/plant" victim="$BATS_TEST_TMPDIR/victim"
 	mkdir "$d"
@@ -70,6 +77,77 @@ load helper
 	assert_line "shim absent"
 	assert_line "leaked 48 bytes"
 	assert_equal "$reports" 0
+}
+
+# A setuid-root program that needs the shim itself (DT_NEEDED + an absolute
+# RUNPATH, which the loader honours under AT_SECURE, unlike LD_PRELOAD),
+# run by nobody with GUARDSHIM_OPTIONS chosen to harm: log_path names a
+# root-owned file, shm_stats asks for a file, verbosity for chatter.
+@test "a setuid-root program linked against the shim, run by nobody, ignores GUARDSHIM_OPTIONS: root's file untouched, no shm file, exit 0, silent (#7)" {
+	[ "$(id -u)" = 0 ] || skip "needs root to make a setuid-root program"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local d
+	d="$(mktemp -d /tmp/gs-setuid-linked.XXXXXX)"
+	SETUID_DIR="$d"
+	chmod 755 "$d"
+	cp "$GS_LIB" "$d/libguardshim.so"
+	chmod 644 "$d/libguardshim.so"
+	cat >"$d/prog.c" <<-'SRC'
+	#define _GNU_SOURCE
+	#include <guardshim.h>
+	#include <link.h>
+	#include <malloc.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	#include <unistd.h>
+	static int find_shim(struct dl_phdr_info *i, size_t n, void *c)
+	{
+	    (void)n; (void)c;
+	    return i->dlpi_name && strstr(i->dlpi_name, "libguardshim.so") != NULL;
+	}
+	static void *volatile sink;
+	int main(void)
+	{
+	    char shm[64];
+	    snprintf(shm, sizeof shm, "/dev/shm/guardshim.%d", (int)getpid());
+	    printf("euid %d\n", (int)geteuid());
+	    printf("shim %s\n", dl_iterate_phdr(find_shim, NULL) ? "mapped" : "not mapped");
+	    printf("gs_active %d\n", gs_active());
+	    sink = malloc(48);
+	    printf("usable %s\n", malloc_usable_size(sink) >= 48 ? "ok" : "wrong");
+	    sink = NULL; /* a leak the shim would report (exit 23) */
+	    printf("shm file %s\n", access(shm, F_OK) == 0 ? "present" : "absent");
+	    return 0;
+	}
+	SRC
+	cc -O0 -g -I"$GS_ROOT/include" -o "$d/prog" "$d/prog.c" -L"$d" -l:libguardshim.so \
+		-Wl,-rpath,"$d" -Wl,--enable-new-dtags
+	readelf -d "$d/prog" | grep -q "RUNPATH.*$d" || fail "prog has no RUNPATH $d"
+	chown root:root "$d/prog"
+	chmod 4755 "$d/prog"
+	local victim="$d/root-owned.log"
+	echo "precious" >"$victim"
+	chmod 644 "$victim"
+	local opts="log_path=$victim:format=json:shm_stats=1:verbosity=2:exitcode=42"
+	# Negative control: root runs it (no AT_SECURE): the shim is active, obeys
+	# the options and appends its report to the file.
+	run -42 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env GUARDSHIM_OPTIONS="$opts" "$d/prog"
+	assert_line "gs_active 1"
+	assert_line "shm file present"
+	[ "$(wc -l <"$victim")" -gt 1 ] || fail "control: root's run did not append to $victim"
+	echo "precious" >"$victim"
+	# nobody runs it setuid root: AT_SECURE.
+	run -0 --separate-stderr timeout -k 5 "$GS_TIMEOUT" setpriv --reuid=nobody --regid=nogroup \
+		--clear-groups env GUARDSHIM_OPTIONS="$opts" "$d/prog"
+	assert_line "euid 0"
+	assert_line "shim mapped"
+	assert_line "gs_active 0"
+	assert_line "usable ok"
+	assert_line "shm file absent"
+	assert_equal "$stderr" ""
+	assert_equal "$(cat "$victim")" "precious"
 }
 
 @test "calloc, reallocarray, memalign, posix_memalign, aligned_alloc, valloc, pvalloc with overflowing sizes fail exactly as glibc's (#7)" {
