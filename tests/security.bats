@@ -38,6 +38,51 @@ teardown() {
 	assert_leaks "direct leak_direct_48 48 1" "$f"
 }
 
+@test "an existing report file is appended to only if it is ours: a hard link, a foreign owner or a FIFO is refused with one line (#7)" {
+	local d="$BATS_TEST_TMPDIR/existing"
+	mkdir "$d"
+	# Control: an existing single-link file of ours is appended to (and keeps
+	# its mode: the user made it).
+	echo "first line" >"$d/mine.json"
+	chmod 640 "$d/mine.json"
+	run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$d/mine.json" "$GS_PROGS/leak_direct"
+	assert_equal "$stderr" ""
+	assert_equal "$(head -1 "$d/mine.json")" "first line"
+	assert_leaks "direct leak_direct_48 48 1" <(tail -n +2 "$d/mine.json")
+	assert_equal "$(stat -c %a "$d/mine.json")" 640
+	# A second name for a file of ours (say ~/.bashrc, linked where the report
+	# goes): refused, the file untouched.
+	echo "precious" >"$d/victim"
+	ln "$d/victim" "$d/linked.json"
+	run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$d/linked.json" "$GS_PROGS/leak_direct"
+	assert_equal "$(cat "$d/victim")" "precious"
+	assert_equal "$(grep -c 'guardshim: error:' <<<"$stderr")" 1
+	assert_equal "$(grep -c "report file '$d/linked.json' has 2 hard links (refused)" <<<"$stderr")" 1
+	# A FIFO without a reader: refused at once, not waited on.
+	mkfifo "$d/fifo.json"
+	run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$d/fifo.json" "$GS_PROGS/leak_direct"
+	assert_equal "$(grep -c "not a regular file (refused)" <<<"$stderr")" 1
+	if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+		echo "theirs" >"$d/theirs.json"
+		chown nobody "$d/theirs.json"
+		run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+			GUARDSHIM_OPTIONS="format=json:log_path=$d/theirs.json" "$GS_PROGS/leak_direct"
+		assert_equal "$(cat "$d/theirs.json")" "theirs"
+		assert_equal "$(grep -c "belongs to uid $(id -u nobody), not to us (refused)" <<<"$stderr")" 1
+	fi
+}
+
+@test "periodic reports and the exit report of one process append to the one 0600 file the first report created (#7)" {
+	(umask 022 && gs_run api_check_leaks >/dev/null) || true
+	local f
+	f="$(gs_report)"
+	assert_equal "$(stat -c '%a %h' "$f")" "600 1"
+	assert_equal "$(jq -r .trigger "$f" | tr '\n' ' ')" "api api api exit "
+}
+
 @test "printf directives in GUARDSHIM_OPTIONS values are plain characters: no crash, file named literally (#7)" {
 	cd "$BATS_TEST_TMPDIR"
 	run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
