@@ -6,10 +6,11 @@ bats_require_minimum_version 1.5.0
 load helper
 
 # Setuid tests build in a root-owned directory under /tmp (nobody must
-# reach it, which BATS_TEST_TMPDIR's parents do not allow): removed here
-# even when an assertion failed.
+# reach it, which BATS_TEST_TMPDIR's parents do not allow), the shm test
+# needs a file on /dev/shm: removed here even when an assertion failed.
 teardown() {
 	[ -z "${SETUID_DIR:-}" ] || rm -rf "$SETUID_DIR"
+	[ -z "${SHM_VICTIM:-}" ] || rm -f "$SHM_VICTIM"
 }
 
 @test "log_path naming a planted symlink is refused: the victim is untouched, one error line, the program runs on (#7)" {
@@ -81,6 +82,43 @@ teardown() {
 	f="$(gs_report)"
 	assert_equal "$(stat -c '%a %h' "$f")" "600 1"
 	assert_equal "$(jq -r .trigger "$f" | tr '\n' ' ')" "api api api exit "
+}
+
+# The shm file's name holds the pid: a shell plants the name for its own
+# pid ($$), then execs the program (same pid) under the shim.
+_shm_exec() {
+	local plant=$1
+	shift
+	timeout -k 5 "$GS_TIMEOUT" bash -c "$plant"' && exec env LD_PRELOAD="$0" GUARDSHIM_OPTIONS=shm_stats=1 "$@"' \
+		"$GS_LIB" "$GS_PROGS/leak_direct" free
+}
+
+@test "shm_stats refuses a symlink planted at /dev/shm/guardshim.<pid>: its target untouched or not created, one line, the program runs on (#7)" {
+	local victim="$BATS_TEST_TMPDIR/shm-victim"
+	echo "precious" >"$victim"
+	run -0 --separate-stderr _shm_exec "ln -s '$victim' /dev/shm/guardshim.\$\$ && echo \$\$ >'$BATS_TEST_TMPDIR/pid'"
+	local pid
+	pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+	[ -L "/dev/shm/guardshim.$pid" ] || fail "the planted link is gone"
+	rm -f "/dev/shm/guardshim.$pid"
+	assert_equal "$(cat "$victim")" "precious"
+	assert_equal "$stderr" "guardshim: error: shm_stats: cannot create /dev/shm/guardshim.$pid: it is a symbolic link (refused)"
+	# A dangling link must not create its target.
+	run -0 --separate-stderr _shm_exec "ln -s '$BATS_TEST_TMPDIR/created' /dev/shm/guardshim.\$\$ && echo \$\$ >'$BATS_TEST_TMPDIR/pid'"
+	rm -f "/dev/shm/guardshim.$(cat "$BATS_TEST_TMPDIR/pid")"
+	[ ! -e "$BATS_TEST_TMPDIR/created" ] || fail "the shim followed a dangling symlink"
+	assert_equal "$(grep -c 'it is a symbolic link (refused)' <<<"$stderr")" 1
+	# Control: a stale file of ours at the name (here a second link to a file
+	# on the same tmpfs) is replaced by a fresh segment, which the exit
+	# removes; the file the stale name linked to keeps its contents.
+	victim="$(mktemp /dev/shm/gs-victim.XXXXXX)"
+	SHM_VICTIM="$victim"
+	echo "precious" >"$victim"
+	run -0 --separate-stderr _shm_exec "ln '$victim' /dev/shm/guardshim.\$\$ && echo \$\$ >'$BATS_TEST_TMPDIR/pid'"
+	pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+	assert_equal "$stderr" ""
+	[ ! -e "/dev/shm/guardshim.$pid" ] || { rm -f "/dev/shm/guardshim.$pid"; fail "stale file not replaced"; }
+	assert_equal "$(cat "$victim") $(stat -c %h "$victim")" "precious 1"
 }
 
 @test "printf directives in GUARDSHIM_OPTIONS values are plain characters: no crash, file named literally (#7)" {
