@@ -135,7 +135,7 @@ SAN_SHIM_CFLAGS := $(filter-out -O2,$(SHIM_CFLAGS)) $(SAN_FLAGS)
 SAN_TEST_CFLAGS := $(filter-out -O2,$(GS_CFLAGS)) $(SAN_FLAGS) -Ipreload -pthread -MMD -MP
 SAN_CORE := handle mark classify glibc sys lock log options depot modules arena
 SAN_REPORT := report symbolize json suppress outbuf log sys lock leakhist arena
-SAN_TABLES := sites owners leakhist misuse exesym handle options log sys lock arena
+SAN_TABLES := sites owners leakhist misuse exesym gate handle options log sys lock arena
 SAN_GUARDIAN := guardian handle mark classify glibc options log sys lock arena
 SAN_CORE_OBJ := $(SAN_CORE:%=$(SAN_B)/preload/%.o)
 SAN_REPORT_OBJ := $(SAN_REPORT:%=$(SAN_B)/preload/%.o)

@@ -36,7 +36,7 @@ built() {
 	assert_line "1 passed, 0 failed"
 }
 
-@test "the bookkeeping tables (sites, owners, leakhist, misuse, exesym) pass test_tables under ASan and UBSan (#7)" {
+@test "the bookkeeping tables (sites, owners, leakhist, misuse, exesym, gate) pass test_tables under ASan and UBSan (#7)" {
 	built
 	run -0 timeout -k 5 300 "$GS_ROOT/tests/check-sanitize" tables
 	assert_line --regexp '^ok - test_tables .* under ASan\+UBSan: [0-9]+ checks passed$'
