@@ -34,7 +34,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
         bats-assert jq gcc g++ make pkg-config libxml2-utils chromium clang libclang-rt-14-dev \
-        sqlite3 git python3 man-db
+        sqlite3 git python3 man-db libpython3.11-testsuite
 
 .PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
 all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
@@ -139,15 +139,20 @@ SAN_SHIM_CFLAGS := $(filter-out -O2,$(SHIM_CFLAGS)) $(SAN_FLAGS)
 SAN_TEST_CFLAGS := $(filter-out -O2,$(GS_CFLAGS)) $(SAN_FLAGS) -Ipreload -pthread -MMD -MP
 SAN_CORE := handle mark classify glibc sys lock log options depot modules arena
 SAN_REPORT := report symbolize json suppress outbuf log sys lock leakhist arena
+SAN_TABLES := sites owners leakhist misuse exesym gate handle options log sys lock arena
+SAN_GUARDIAN := guardian handle mark classify glibc options log sys lock arena
 SAN_CORE_OBJ := $(SAN_CORE:%=$(SAN_B)/preload/%.o)
 SAN_REPORT_OBJ := $(SAN_REPORT:%=$(SAN_B)/preload/%.o)
+SAN_TABLES_OBJ := $(SAN_TABLES:%=$(SAN_B)/preload/%.o)
+SAN_GUARDIAN_OBJ := $(SAN_GUARDIAN:%=$(SAN_B)/preload/%.o)
 
 .PHONY: check-sanitize sanitize-build
 check-sanitize: sanitize-build $(B)/libguardshim.so $(B)/guardshim $(B)/tests/leak_indirect_list \
         $(B)/tests/leak_cycle
 	@tests/check-sanitize
 
-sanitize-build: $(SAN_B)/test_core $(SAN_B)/test_report $(SAN_B)/libdso.so
+sanitize-build: $(SAN_B)/test_core $(SAN_B)/test_report $(SAN_B)/test_tables \
+        $(SAN_B)/test_guardian $(SAN_B)/libdso.so
 
 $(SAN_B)/preload/%.o: preload/%.c
 	@mkdir -p $(@D)
@@ -170,6 +175,13 @@ $(SAN_B)/test_core: $(SAN_B)/unit/test_core.o $(SAN_CORE_OBJ)
 # stub_modules_find.o: a weak modules_find for report.c's misuse path.
 $(SAN_B)/test_report: $(SAN_B)/unit/test_report.o $(SAN_B)/unit/stub_modules_find.o $(SAN_REPORT_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^ -ldw -lelf -ldl -pthread $(LDFLAGS)
+
+# test_tables.c stubs misuse.c's report (check.c) and stack capture (unwind.c).
+$(SAN_B)/test_tables: $(SAN_B)/unit/test_tables.o $(SAN_TABLES_OBJ)
+	$(CC) $(SAN_FLAGS) -o $@ $^ -lelf -ldl -pthread $(LDFLAGS)
+
+$(SAN_B)/test_guardian: $(SAN_B)/unit/test_guardian.o $(SAN_GUARDIAN_OBJ)
+	$(CC) $(SAN_FLAGS) -o $@ $^ -ldl -pthread $(LDFLAGS)
 
 # The library test_report dlopens, records a PC in and dlcloses.
 $(SAN_B)/libdso.so:

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -134,9 +135,18 @@ static void atfork_child(void)
 
 static bool do_init(void)
 {
+    interpose_init(); /* malloc_usable_size needs glibc's even when passing through */
+    /* A setuid/setgid (or capability-raising) program that got the shim
+     * anyway (DT_NEEDED, RUNPATH): the environment belongs to the user who
+     * ran it, so GUARDSHIM_OPTIONS (log_path, suppressions, exitcode) is not
+     * read at all and the shim passes every call through, silently: no
+     * file, no signal handler, no thread, no exit status of its own. */
+    if (getauxval(AT_SECURE)) {
+        atomic_store(&shim_state, ST_DEGRADED);
+        return false;
+    }
     opt_parse(getenv("GUARDSHIM_OPTIONS"));
     dl_iterate_phdr(ldso_cb, NULL);
-    interpose_init();
     threads_init();
     roots_init();
     if (unwind_init() || world_init()) {

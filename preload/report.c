@@ -539,8 +539,13 @@ static bool expand_path(char *out, size_t cap)
 }
 
 /* Opens the report destination: fd 2, or the expanded log_path for append.
- * Refuses a symlink (O_NOFOLLOW), a non-regular file (a FIFO would block:
- * hence O_NONBLOCK until fstat) and a file owned by another user.
+ * A new file is created O_EXCL, mode 0600, so nothing planted at the path
+ * is ever followed or reused. An existing one (our own earlier report: the
+ * periodic reports and a forked child's share the file) is opened without
+ * O_CREAT and kept only if it is a regular file (O_NONBLOCK until then: a
+ * FIFO would block), owned by the euid and with one link (another name for
+ * it may be a file of someone who hard-linked it there); a symlink is
+ * refused by O_NOFOLLOW. One error line for a refusal.
  * returns: 0 with *fd set (*owned: the caller closes it), or an errno. */
 static int open_destination(int *fd, bool *owned)
 {
@@ -553,8 +558,15 @@ static int open_destination(int *fd, bool *owned)
         log_error("report file name too long: '%.64s...'", opt.log_path);
         return ENAMETOOLONG;
     }
-    int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-                           O_NONBLOCK, 0600);
+    const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+    int f = open(path, flags | O_CREAT | O_EXCL, 0600);
+    if (f >= 0) {
+        *fd = f;
+        *owned = true;
+        return 0;
+    }
+    if (errno == EEXIST)
+        f = open(path, flags | O_NONBLOCK);
     if (f < 0) {
         int e = errno;
         /* ENXIO: O_NONBLOCK met a FIFO (or device) without a reader. */
@@ -576,6 +588,10 @@ static int open_destination(int *fd, bool *owned)
         e = EPERM;
         log_error("report file '%s' belongs to uid %u, not to us (refused)", path,
                   (unsigned)st.st_uid);
+    } else if (st.st_nlink != 1) {
+        e = EPERM;
+        log_error("report file '%s' has %lu hard links (refused)", path,
+                  (unsigned long)st.st_nlink);
     } else {
         int fl = fcntl(f, F_GETFL);
         if (fl >= 0)

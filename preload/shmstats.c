@@ -53,19 +53,33 @@ static uint64_t unix_ms(void)
 
 bool shmstats_enabled(void) { return __atomic_load_n(&shm.seg, __ATOMIC_RELAXED) != NULL; }
 
+/* The file is always a new one (O_EXCL, O_NOFOLLOW, 0600): nothing planted
+ * at the name is followed or reused. A stale file of ours (an earlier
+ * process with this pid) is unlinked first, which removes only that name
+ * (never a file it is a link to); anything else is refused with one line. */
 int shmstats_open(void)
 {
     snprintf(shm.path, sizeof shm.path, "/dev/shm/guardshim.%d", (int)getpid());
-    int fd = open(shm.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST) {
-        /* A stale segment of an earlier process with this pid, if it is ours. */
-        struct stat st;
-        if (lstat(shm.path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-            unlink(shm.path) == 0)
-            fd = open(shm.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    const int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = open(shm.path, flags, 0600);
+    const char *refused = NULL;
+    struct stat st;
+    if (fd < 0 && errno == EEXIST && lstat(shm.path, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            refused = "it is a symbolic link";
+        else if (!S_ISREG(st.st_mode))
+            refused = "it is not a regular file";
+        else if (st.st_uid != geteuid())
+            refused = "it belongs to another user";
+        else if (unlink(shm.path) == 0)
+            fd = open(shm.path, flags, 0600);
     }
     if (fd < 0) {
         int err = errno;
+        if (refused) {
+            log_error("shm_stats: cannot create %s: %s (refused)", shm.path, refused);
+            return EEXIST;
+        }
         log_error("shm_stats: cannot create %s: %s", shm.path, strerror(err));
         return err;
     }

@@ -7,7 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup_file() {
 	cd "$BATS_TEST_DIRNAME/.."
-	# Builds build/sanitize/{test_core,test_report,libdso.so}; the shim, the
+	# Builds build/sanitize/{test_core,test_report,test_tables,test_guardian,libdso.so}; the shim, the
 	# tool and the test programs come from `make all test-programs`.
 	# A failed build must not leave the tests running older binaries.
 	make --no-print-directory -s -j2 sanitize-build >"$BATS_FILE_TMPDIR/build.log" 2>&1 ||
@@ -33,6 +33,20 @@ built() {
 	built
 	run -0 timeout -k 5 300 "$GS_ROOT/tests/check-sanitize" report
 	assert_line --regexp '^ok - test_report .* under ASan\+UBSan: [0-9]+ checks passed$'
+	assert_line "1 passed, 0 failed"
+}
+
+@test "the bookkeeping tables (sites, owners, leakhist, misuse, exesym, gate) pass test_tables under ASan and UBSan (#7)" {
+	built
+	run -0 timeout -k 5 300 "$GS_ROOT/tests/check-sanitize" tables
+	assert_line --regexp '^ok - test_tables .* under ASan\+UBSan: [0-9]+ checks passed$'
+	assert_line "1 passed, 0 failed"
+}
+
+@test "guardian.c's scan protocol (queues, finalizer order, random graphs) passes test_guardian under ASan and UBSan (#7)" {
+	built
+	run -0 timeout -k 5 300 "$GS_ROOT/tests/check-sanitize" guardian
+	assert_line --regexp '^ok - test_guardian .* under ASan\+UBSan: [0-9]+ checks passed'
 	assert_line "1 passed, 0 failed"
 }
 

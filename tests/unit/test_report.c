@@ -532,14 +532,14 @@ static void test_bad_suppressions_file(void)
 
 static void test_destination_safety(void)
 {
-    char target[OPT_STR_MAX], link[OPT_STR_MAX];
+    char target[OPT_STR_MAX], planted[OPT_STR_MAX];
     set_path(target, "victim");
-    set_path(link, "link.json");
+    set_path(planted, "link.json");
     write_file("victim", "precious\n");
-    unlink(link);
-    CHECK(symlink(target, link) == 0, "symlink planted");
+    unlink(planted);
+    CHECK(symlink(target, planted) == 0, "symlink planted");
     opt.format = FORMAT_JSON;
-    snprintf(opt.log_path, sizeof opt.log_path, "%s", link);
+    snprintf(opt.log_path, sizeof opt.log_path, "%s", planted);
     struct scan_result r = {.leaks = t.blocks, .n_leaks = 10};
     int err = report_write(&r, TRIGGER_EXIT, false, NULL);
     CHECK(err == ELOOP && !strcmp(slurp(target), "precious\n"),
@@ -552,6 +552,30 @@ static void test_destination_safety(void)
     snprintf(opt.log_path, sizeof opt.log_path, "%s", fifo);
     err = report_write(&r, TRIGGER_EXIT, false, NULL);
     CHECK(err == EINVAL || err == ENXIO, "a FIFO at log_path is refused without blocking (err %d)", err);
+
+    /* A second name for a file of ours: refused, the file untouched. */
+    char linked[OPT_STR_MAX];
+    set_path(linked, "linked.json");
+    unlink(linked);
+    CHECK(link(target, linked) == 0, "hard link planted");
+    snprintf(opt.log_path, sizeof opt.log_path, "%s", linked);
+    err = report_write(&r, TRIGGER_EXIT, false, NULL);
+    CHECK(err == EPERM && !strcmp(slurp(target), "precious\n"),
+          "a file with two links at log_path is refused (err %d)", err);
+    /* Created new: O_EXCL, 0600 whatever the umask; then appended to. */
+    char fresh[OPT_STR_MAX];
+    set_path(fresh, "fresh.json");
+    unlink(fresh);
+    snprintf(opt.log_path, sizeof opt.log_path, "%s", fresh);
+    mode_t old_umask = umask(0);
+    int err1 = report_write(&r, TRIGGER_EXIT, false, NULL);
+    umask(old_umask);
+    size_t len1 = strlen(slurp(fresh));
+    int err2 = report_write(&r, TRIGGER_EXIT, false, NULL);
+    struct stat st;
+    CHECK(err1 == 0 && err2 == 0 && stat(fresh, &st) == 0 && (st.st_mode & 0777) == 0600 &&
+              len1 > 0 && strlen(slurp(fresh)) == 2 * len1,
+          "a new report file is 0600 under umask 0, and a second report appends to it");
 
     if (geteuid() == 0) {
         char other[OPT_STR_MAX];
