@@ -11,8 +11,10 @@
  * ` [cycle]` (entry block of a leaked cycle), ` [grown]` (a recoverable
  * report shows a group again because it grew) and ` [owner N "name"]`
  * (the name JSON-quoted, so it stays on its line; JSON: "owner_name").
- * Totals: leaked_* = direct + indirect + possible of the records that
- * survived suppression (what the exit code decision should see).
+ * Totals: leaked_* = direct + indirect + possible of the groups that
+ * survived suppression (what the exit code decision should see): the
+ * scan's totals, also in recoverable reports, which show only the groups
+ * that are new or grew (DESIGN §4: the summary describes the scan).
  * locks: none of its own; the caller serialises reports. STW: never (after
  * resume). allocates: sys_map for the grouping arrays; libdw mallocs.
  * async-signal-safe: no. */
@@ -250,18 +252,16 @@ static void apply_suppressions(void)
     rep.n_recs = kept;
 }
 
-/* Recoverable reports show a group once, and again when it grows. */
+/* Recoverable reports show a group once, and again when it grows; the
+ * totals keep every group (they describe the scan, not the records). */
 static void keep_news(void)
 {
     size_t kept = 0;
     for (size_t i = 0; i < rep.n_recs; i++) {
         struct record *r = &rep.recs[i];
         enum leak_news news = leakhist_note(r->kind, r->stack, r->owner, r->bytes, r->blocks);
-        if (news == NEWS_SAME) {
-            rep.kind_bytes[r->kind] -= r->bytes;
-            rep.leaked_blocks -= r->blocks;
+        if (news == NEWS_SAME)
             continue;
-        }
         r->grown = news == NEWS_GROWN;
         rep.recs[kept++] = *r;
     }

@@ -172,6 +172,22 @@ _wait_served() {
 	assert_output "[0]"
 }
 
+@test "a live report's summary is the scan's leak totals: after growth stopped it shows no record but still all 135 blocks leaked (#4)" {
+	local d="$BATS_FILE_TMPDIR/flat"
+	_wait_served "$d"
+	local f
+	f="$(_report_of "$d")"
+	# Every report: the summary covers at least the records it shows.
+	run -0 jq -r 'select(.summary.leaked_blocks < ([.leaks[] | select(.kind != "growing") | .blocks] | add // 0))
+		| "summary below its records: \(.summary)"' "$f"
+	assert_output ""
+	# The last report shows nothing new, yet the process still leaks 135 blocks.
+	run -0 jq -s -c '.[-1] | [([.leaks[] | select(.kind != "growing")] | length),
+		.summary.leaked_blocks, .summary.leaked_bytes, .summary.direct_bytes, .summary.indirect_bytes]' "$f"
+	local n=$((LIVE_REQUESTS * LIVE_LEAKS))
+	assert_output "[0,$n,$((n * 72)),$((n * 72)),0]"
+}
+
 @test "a server that leaks nothing gets interval reports without any leak record (#4)" {
 	local d="$BATS_FILE_TMPDIR/noleak"
 	_wait_served "$d"
