@@ -40,27 +40,6 @@ harness_check(bool ok, const char *file, int line, const char *fmt, ...)
         harness.failures++;
 }
 
-/* A check that fails because of a known shim bug, reported to the module's
- * owner: printed as "xfail - ... [known shim bug: ...]" and not counted as
- * a failure; once it passes it prints "XPASS" and fails, so the marker goes
- * together with the fix. */
-#define CHECK_XFAIL(bug, cond, ...) harness_xfail(!!(cond), __LINE__, bug, __VA_ARGS__)
-
-static inline void __attribute__((format(printf, 4, 5)))
-harness_xfail(bool ok, int line, const char *bug, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    harness.checks++;
-    printf("%s - ", ok ? "XPASS (remove the xfail marker)" : "xfail");
-    vprintf(fmt, ap);
-    printf(" [known shim bug: %s] (line %d)\n", bug, line);
-    va_end(ap);
-    fflush(stdout);
-    if (ok)
-        harness.failures++;
-}
-
 struct unit_test {
     const char *name;
     void (*fn)(void);
