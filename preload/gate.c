@@ -110,19 +110,30 @@ int gate_open(void)
     return 0;
 }
 
+static void sift_down(uintptr_t *a, size_t i, size_t n)
+{
+    uintptr_t v = a[i];
+    for (size_t c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && a[c + 1] > a[c])
+            c++;
+        if (a[c] <= v)
+            break;
+        a[i] = a[c];
+    }
+    a[i] = v;
+}
+
+/* Heap sort: in place, allocation-free and O(n log n) for any log size (a
+ * Shell sort with fixed small gaps took 25 s on 3M entries, gate open). */
 static void sort_addrs(uintptr_t *a, size_t n)
 {
-    /* Shell sort: allocation-free, fine for the young log's size. */
-    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
-    for (size_t k = 0; k < GS_ARRAY_LEN(gaps); k++) {
-        size_t gap = gaps[k];
-        for (size_t i = gap; i < n; i++) {
-            uintptr_t v = a[i];
-            size_t j = i;
-            for (; j >= gap && a[j - gap] > v; j -= gap)
-                a[j] = a[j - gap];
-            a[j] = v;
-        }
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (size_t end = n; end-- > 1;) {
+        uintptr_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
     }
 }
 
