@@ -65,6 +65,7 @@ struct verdict {
     size_t n_reclaim, reclaim_cap;
     struct site_agg *agg;    /* agg_cap entries, indexed by stack id */
     size_t agg_cap;
+    double build_ms, roots_ms, drain_ms, judge_ms; /* where a judge's time went */
 };
 
 struct run {
@@ -175,12 +176,22 @@ static void judge_marked(struct run *run, struct heap *h)
  * snapshot). */
 static void judge(struct run *run, struct heap *h, struct roots *roots, const struct world *w)
 {
-    run->v->err = heap_build(h);
-    if (run->v->err)
+    struct verdict *v = run->v;
+    double t0 = sys_now_ms();
+    v->err = heap_build(h);
+    if (v->err)
         return;
+    double t1 = sys_now_ms();
     roots_mark(roots, h, w, run->o->self_sp);
+    double t2 = sys_now_ms();
     mark_drain(h);
+    double t3 = sys_now_ms();
     judge_marked(run, h);
+    double t4 = sys_now_ms();
+    v->build_ms = t1 - t0;
+    v->roots_ms = t2 - t1;
+    v->drain_ms = t3 - t2;
+    v->judge_ms = t4 - t3;
 }
 
 /* The snapshot child: judge the frozen image, then vanish. */
@@ -358,12 +369,16 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     r->n_growing = run.err ? 0 : sites_growing(r->growing, SCAN_MAX_GROWING);
     reclaim_blocks(&run);
     spin_unlock(&scanner.lock);
-    if (run.v)
-        sys_unmap(run.v, run.v_bytes);
     r->scan_ms = sys_now_ms() - t0;
     log_info(2, "scan %zu: %s, pause %.3f ms (stopping the threads %.3f ms), %.1f ms in all",
              scan_count(), run.cm ? "incremental" : o->snapshot ? "snapshot" : "stop-the-world",
              r->pause_ms, r->stop_ms, r->scan_ms);
+    if (run.v && !run.cm)
+        log_info(2, "judging %zu blocks: index %.3f ms, roots %.3f ms, mark %.3f ms, verdict %.3f ms",
+                 r->reachable_blocks + r->n_leaks, run.v->build_ms, run.v->roots_ms,
+                 run.v->drain_ms, run.v->judge_ms);
+    if (run.v)
+        sys_unmap(run.v, run.v_bytes);
     if (run.cm)
         log_info(2, "incremental: %zu pages rescanned before the pause; in it: %zu dirty pages "
                     "%.3f ms, %zu young blocks %.3f ms, roots %.3f ms, drain %.3f ms",
