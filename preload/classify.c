@@ -33,7 +33,7 @@ struct ctx {
 
 static inline bool unreached(const struct ctx *c, size_t j)
 {
-    return c->h->blocks[j].state == BS_UNREACHED;
+    return c->h->state[j] == BS_UNREACHED;
 }
 
 static void parent_cb(void *p, size_t j)
@@ -147,12 +147,12 @@ int classify_all(struct heap *h, struct scan_result *out)
     out->reachable_bytes = out->reachable_blocks = 0;
     for (size_t u = 0; u < h->n; u++) {
         const struct sblock *b = &h->blocks[u];
-        if (h->blocks[u].state == BS_REACHED) {
+        if (h->state[u] == BS_REACHED) {
             out->reachable_bytes += b->size;
             out->reachable_blocks++;
             continue;
         }
-        uint8_t kind = h->blocks[u].state == BS_POSSIBLE ? KIND_POSSIBLE
+        uint8_t kind = h->state[u] == BS_POSSIBLE ? KIND_POSSIBLE
                        : (c.cls[u] & C_DIRECT)    ? KIND_DIRECT
                                                   : KIND_INDIRECT;
         out->leaks[out->n_leaks++] = (struct leak_block){

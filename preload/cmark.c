@@ -128,7 +128,7 @@ int cmark_settle(struct cmark *c)
     struct heap *h = &c->h;
     for (size_t i = 0; i < h->n; i++) {
         struct sblock *b = &h->blocks[i];
-        if (b->state != BS_UNREACHED && b->state != BS_POSSIBLE)
+        if (h->state[i] != BS_UNREACHED && h->state[i] != BS_POSSIBLE)
             continue;
         struct handle hd;
         if (contains(young, n_young, b->start) || !handle_lookup(b->start, &hd) ||

@@ -409,8 +409,8 @@ struct fin_ctx {
 static void fin_cb(void *p, size_t j)
 {
     struct fin_ctx *c = p;
-    if (j != c->self && c->h->blocks[j].state == BS_UNREACHED) {
-        c->h->blocks[j].state = BS_FINREACHED;
+    if (j != c->self && c->h->state[j] == BS_UNREACHED) {
+        c->h->state[j] = BS_FINREACHED;
         c->stack[c->n++] = j;
     }
 }
@@ -437,7 +437,7 @@ void guardian_scan(struct heap *h, struct guard_actions *out)
      * they reach, so no finalizer may run for anything below them. */
     HASH_ITER(hh, guard.table, e, tmp) {
         long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
-        if (i >= 0 && e->ngids && h->blocks[i].state == BS_UNREACHED && out->n < out->cap)
+        if (i >= 0 && e->ngids && h->state[i] == BS_UNREACHED && out->n < out->cap)
             out->a[out->n++] = (struct guard_action){h->blocks[i].start, GA_QUEUE};
     }
     keep_alive(h, out, 0);
@@ -449,8 +449,8 @@ void guardian_scan(struct heap *h, struct guard_actions *out)
     struct fin_ctx c = {h, stack, 0, 0};
     HASH_ITER(hh, guard.table, e, tmp) {
         long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
-        if (i < 0 || !e->fn || h->blocks[i].state == BS_REACHED ||
-            h->blocks[i].state == BS_POSSIBLE)
+        if (i < 0 || !e->fn || h->state[i] == BS_REACHED ||
+            h->state[i] == BS_POSSIBLE)
             continue;
         c.self = (size_t)i;
         mark_for_each_edge(h, (size_t)i, fin_cb, &c);
@@ -463,12 +463,12 @@ void guardian_scan(struct heap *h, struct guard_actions *out)
     /* Ready: unreachable, and reached from no other finalizable block. */
     HASH_ITER(hh, guard.table, e, tmp) {
         long i = block_index(h, (uintptr_t)GS_REVEAL(e->key));
-        if (i >= 0 && e->fn && h->blocks[i].state == BS_UNREACHED && out->n < out->cap)
+        if (i >= 0 && e->fn && h->state[i] == BS_UNREACHED && out->n < out->cap)
             out->a[out->n++] = (struct guard_action){h->blocks[i].start, GA_FINALIZE};
     }
     for (size_t i = 0; i < h->n; i++)
-        if (h->blocks[i].state == BS_FINREACHED)
-            h->blocks[i].state = BS_UNREACHED;
+        if (h->state[i] == BS_FINREACHED)
+            h->state[i] = BS_UNREACHED;
     sys_unmap(stack, h->n * sizeof(size_t));
     keep_alive(h, out, first_final);
 }

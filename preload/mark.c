@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * mark.c: heap snapshot, granule index and conservative mark (mark.h).
  * locks: none itself; heap_build needs the handle locks held by the caller.
- * The mark is latency-bound (every edge is a random access to the index,
- * the block table and the block), so lookups are batched: words that pass
- * the range filter are queued with their index slot prefetched, then the
- * batch is resolved with the block entries prefetched, and newly reached
- * blocks are prefetched before they are scanned (FACTS: batched prefetch
- * is 2-3x faster than one lookup at a time).
+ * The mark is latency-bound: every edge is a random access to the index
+ * and to the block it names. It runs as a software pipeline over waves of
+ * grey blocks taken from a FIFO: the next wave's lines are prefetched
+ * while the current wave is scanned; the words that pass the range filter
+ * are queued with their granule slot prefetched, then resolved with the
+ * compact bounds and states prefetched (FACTS: batched prefetch is 2-3x
+ * faster than one lookup at a time). The index (2% of the heap), the
+ * bounds (8 bytes a block) and the states (1 byte) stay cache-resident far
+ * longer than the 24-byte snapshot entries, which the mark never reads.
  * STW: yes (after heap_build). allocates: sys_map only. */
 #include "mark.h"
 
@@ -21,7 +24,10 @@
 #define GRANULE_SHIFT 8
 #define GRANULES_PER_REGION (1ul << (REGION_SHIFT - GRANULE_SHIFT))
 #define BATCH 256
-#define DRAIN_BLOCKS 32
+#define WAVE 32            /* grey blocks scanned together, the next wave prefetched */
+#define WAVE_LINES 4       /* lines of a grey block prefetched ahead */
+#define SPAN_BIG 0xffffu   /* span size field: look the size up in `blocks` */
+#define SPAN_START(s) ((uintptr_t)((s) & 0xffffffffffffull))
 
 /* One 1 GiB region: map[g] = 1 + index of the first block overlapping
  * granule g, or 0 when none does. */
@@ -76,31 +82,44 @@ static void fill_cb(const struct handle *hd, void *ctx)
     struct fill_ctx *f = ctx;
     if (f->n < f->cap)
         f->out[f->n++] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->owner,
-                                         (uint8_t)hd->flags, BS_UNREACHED};
+                                         (uint8_t)hd->flags};
     else
         f->overflow = true;
 }
 
-/* LSD radix sort on bits 4..51 of the start address (16-byte aligned
- * blocks, 48-bit user space): four 12-bit passes. */
+/* LSD radix sort on the start address's bits that differ between blocks
+ * (16-byte aligned, so from bit 4): 14-bit digits, usually two or three
+ * passes (one arena's heap spans a few hundred MiB). */
+#define DIGIT_BITS 14
+
 static void sort_blocks(struct sblock *a, struct sblock *tmp, size_t n)
 {
-    static size_t count[1 << 12];
-    for (int pass = 0; pass < 4; pass++) {
-        int shift = 4 + pass * 12;
+    static size_t count[1 << DIGIT_BITS];
+    struct sblock *orig = a;
+    if (n < 2)
+        return;
+    uintptr_t diff = 0;
+    for (size_t i = 1; i < n; i++)
+        diff |= a[i].start ^ a[0].start;
+    int bits = diff ? 64 - __builtin_clzll(diff) : 0;
+    for (int shift = 4; shift < bits; shift += DIGIT_BITS) {
         memset(count, 0, sizeof count);
         for (size_t i = 0; i < n; i++)
-            count[(a[i].start >> shift) & 0xfff]++;
+            count[(a[i].start >> shift) & ((1u << DIGIT_BITS) - 1)]++;
         size_t sum = 0;
-        for (size_t k = 0; k < (1 << 12); k++) {
+        for (size_t k = 0; k < (1u << DIGIT_BITS); k++) {
             size_t c = count[k];
             count[k] = sum;
             sum += c;
         }
         for (size_t i = 0; i < n; i++)
-            tmp[count[(a[i].start >> shift) & 0xfff]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
+            tmp[count[(a[i].start >> shift) & ((1u << DIGIT_BITS) - 1)]++] = a[i];
+        struct sblock *t = a;
+        a = tmp;
+        tmp = t;
     }
+    if (a != orig) /* an odd number of passes: the sorted run is in tmp */
+        memcpy(orig, a, n * sizeof *a);
 }
 
 /* Last address inside the block (a 0-byte block still owns its start).
@@ -111,26 +130,37 @@ static inline uintptr_t block_last(const struct sblock *b)
     return b->size ? b->start + b->size - 1 : b->start;
 }
 
+static inline size_t span_size(const struct heap *h, size_t i, uint64_t sp)
+{
+    size_t sz = (size_t)(sp >> 48);
+    return sz == SPAN_BIG ? h->blocks[i].size : sz;
+}
+
 /* Maps the snapshot array for `cap` blocks and the mark's buffers. */
 static int heap_alloc(struct heap *h, size_t cap)
 {
     memset(h, 0, sizeof *h);
     h->cap = cap ? cap : 1;
     h->blocks = sys_map(h->cap * sizeof(struct sblock), false);
+    h->state = sys_map(h->cap, true);
+    h->span = sys_map(h->cap * sizeof(uint64_t), false);
     h->cands = sys_map(BATCH * sizeof(struct candidate), false);
     h->n_regions_cap = 1024;
     h->regions = sys_map(h->n_regions_cap * sizeof(struct region), false);
-    h->stack_cap = h->pstack_cap = 1 << 16;
-    h->stack = sys_map(h->stack_cap * sizeof(size_t), false);
+    h->grey_cap = 1 << 16;
+    h->grey = sys_map(h->grey_cap * sizeof(struct grey), false);
+    h->pstack_cap = 1 << 16;
     h->pstack = sys_map(h->pstack_cap * sizeof(size_t), false);
-    if (!h->blocks || !h->cands || !h->regions || !h->stack || !h->pstack) {
+    if (!h->blocks || !h->state || !h->span || !h->cands || !h->regions || !h->grey ||
+        !h->pstack) {
         heap_free(h);
         return ENOMEM;
     }
     return 0;
 }
 
-/* Sorts the filled snapshot and builds the granule index. */
+/* Sorts the filled snapshot, builds the compact bounds and the granule
+ * index. */
 static int heap_index(struct heap *h)
 {
     size_t bytes = h->cap * sizeof(struct sblock);
@@ -141,16 +171,17 @@ static int heap_index(struct heap *h)
     }
     sort_blocks(h->blocks, tmp, h->n);
     sys_unmap(tmp, bytes);
-    h->mapped_bytes += 2 * bytes;
+    h->mapped_bytes += 2 * bytes + h->cap * (sizeof(uint64_t) + 1);
     if (h->n == 0)
         return 0;
     h->lo = h->blocks[0].start;
     h->hi = block_last(&h->blocks[h->n - 1]);
+    struct region *r = NULL;
     for (size_t i = 0; i < h->n; i++) {
         const struct sblock *b = &h->blocks[i];
+        h->span[i] = b->start | (uint64_t)GS_MIN(b->size, (size_t)SPAN_BIG) << 48;
         uintptr_t g = b->start >> GRANULE_SHIFT, last = block_last(b) >> GRANULE_SHIFT;
         h->hi = GS_MAX(h->hi, block_last(b));
-        struct region *r = NULL;
         for (; g <= last; g++) {
             uintptr_t addr = g << GRANULE_SHIFT;
             if (!r || (addr >> REGION_SHIFT) + 1 != r->id) {
@@ -208,10 +239,27 @@ void heap_free(struct heap *h)
         sys_unmap(h->regions, h->n_regions_cap * sizeof(struct region));
     }
     sys_unmap(h->blocks, h->cap * sizeof(struct sblock));
+    sys_unmap(h->state, h->cap);
+    sys_unmap(h->span, h->cap * sizeof(uint64_t));
     sys_unmap(h->cands, BATCH * sizeof(struct candidate));
-    sys_unmap(h->stack, h->stack_cap * sizeof(size_t));
+    sys_unmap(h->grey, h->grey_cap * sizeof(struct grey));
     sys_unmap(h->pstack, h->pstack_cap * sizeof(size_t));
     memset(h, 0, sizeof *h);
+}
+
+/* The block of index `i` or later that contains `v`, or -1. */
+static inline long find_from(const struct heap *h, size_t i, uintptr_t v)
+{
+    for (; i < h->n; i++) {
+        uint64_t sp = h->span[i];
+        uintptr_t start = SPAN_START(sp);
+        if (start > v)
+            return -1;
+        size_t size = span_size(h, i, sp);
+        if (v <= (size ? start + size - 1 : start))
+            return (long)i;
+    }
+    return -1;
 }
 
 long heap_find(const struct heap *h, uintptr_t v)
@@ -222,12 +270,7 @@ long heap_find(const struct heap *h, uintptr_t v)
     if (!r)
         return -1;
     uint32_t m = r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
-    if (m == 0)
-        return -1;
-    for (size_t i = m - 1; i < h->n && h->blocks[i].start <= v; i++)
-        if (v <= block_last(&h->blocks[i]))
-            return (long)i;
-    return -1;
+    return m ? find_from(h, m - 1, v) : -1;
 }
 
 /* Grows a mark stack; on failure the push is dropped (the block stays
@@ -248,15 +291,34 @@ static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
     return true;
 }
 
+/* Appends to the grey FIFO, doubling the ring when full; on failure the
+ * block stays unscanned (over-reporting, never hiding). */
+static void grey_push(struct heap *h, uintptr_t start, uintptr_t end)
+{
+    if (h->grey_n == h->grey_cap) {
+        size_t ncap = h->grey_cap * 2;
+        struct grey *ng = sys_map(ncap * sizeof(struct grey), false);
+        if (!ng)
+            return;
+        for (size_t k = 0; k < h->grey_n; k++)
+            ng[k] = h->grey[(h->grey_head + k) & (h->grey_cap - 1)];
+        sys_unmap(h->grey, h->grey_cap * sizeof(struct grey));
+        h->grey = ng;
+        h->grey_cap = ncap;
+        h->grey_head = 0;
+    }
+    h->grey[(h->grey_head + h->grey_n++) & (h->grey_cap - 1)] = (struct grey){start, end};
+}
+
 /* Start pointers: the start itself with its low bits used as tags (glibc's
  * tsearch keeps a node's colour in bit 0 of the pointer to it), and one
  * word in, which is how a one-word header is skipped (C++ new[] cookies,
  * length prefixes), as in Valgrind's "newarray"/"length64" heuristics. Any
  * other interior pointer only "possibly" reaches a block. */
-static inline bool is_start_pointer(const struct sblock *b, uintptr_t v)
+static inline bool is_start_pointer(uintptr_t start, size_t size, uintptr_t v)
 {
-    uintptr_t off = v - b->start;
-    return off < 8 || (off == 8 && off < b->size);
+    uintptr_t off = v - start;
+    return off < 8 || (off == 8 && off < size);
 }
 
 static bool in_vtables(const struct heap *h, uintptr_t a)
@@ -278,53 +340,54 @@ static bool in_vtables(const struct heap *h, uintptr_t a)
  * pointer to a base-class subobject inside the block, recognised by the
  * vtable pointers at that offset and at the block's start, both pointing
  * into read-only memory of a loaded object. Interior pointers only. */
-static bool is_base_pointer(const struct heap *h, const struct sblock *b, uintptr_t v)
+static bool is_base_pointer(const struct heap *h, uintptr_t start, size_t size, uintptr_t v)
 {
-    uintptr_t off = v - b->start;
-    if ((off & 7) || off + 8 > b->size || !h->n_vtables)
+    uintptr_t off = v - start;
+    if ((off & 7) || off + 8 > size || !h->n_vtables)
         return false;
-    return in_vtables(h, *(const uintptr_t *)v) && in_vtables(h, *(const uintptr_t *)b->start);
+    return in_vtables(h, *(const uintptr_t *)v) && in_vtables(h, *(const uintptr_t *)start);
 }
 
-static void push_reached(struct heap *h, size_t i)
+static void reach(struct heap *h, size_t i, uintptr_t start, size_t size)
 {
-    __builtin_prefetch((const void *)h->blocks[i].start);
-    stack_push(&h->stack, &h->stack_n, &h->stack_cap, i);
+    h->state[i] = BS_REACHED;
+    grey_push(h, start, start + size);
 }
 
-/* Resolves the queued candidates: index slot -> block entry -> state. */
+/* Resolves the queued candidates: granule slot -> bounds -> state. */
 static void flush(struct heap *h)
 {
     size_t n = h->n_cands;
     uint32_t first[BATCH];
     for (size_t k = 0; k < n; k++) {
         first[k] = *h->cands[k].slot;
-        if (first[k])
-            __builtin_prefetch(&h->blocks[first[k] - 1]);
+        if (first[k]) {
+            __builtin_prefetch(&h->span[first[k] - 1]);
+            __builtin_prefetch(&h->state[first[k] - 1]);
+        }
     }
     for (size_t k = 0; k < n; k++) {
         if (!first[k])
             continue;
         uintptr_t v = h->cands[k].v;
-        for (size_t i = first[k] - 1; i < h->n && h->blocks[i].start <= v; i++) {
-            struct sblock *b = &h->blocks[i];
-            if (v > block_last(b))
-                continue;
-            /* glibc's own state (arena top, bins) names the next chunk's
-             * header, which may overlap this block's last word (and only
-             * that one: reading the chunk header costs a cache miss). */
-            if (v + 8 >= b->start + b->size && v == glibc_next_chunk(b->start))
-                break;
-            if (h->cands[k].strong && (is_start_pointer(b, v) || is_base_pointer(h, b, v))) {
-                if (b->state != BS_REACHED) {
-                    b->state = BS_REACHED;
-                    push_reached(h, i);
-                }
-            } else if (b->state == BS_UNREACHED) {
-                b->state = BS_POSSIBLE;
-                stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, i);
-            }
-            break;
+        long found = find_from(h, first[k] - 1, v);
+        if (found < 0)
+            continue;
+        size_t i = (size_t)found;
+        uintptr_t start = SPAN_START(h->span[i]);
+        size_t size = span_size(h, i, h->span[i]);
+        /* glibc's own state (arena top, bins) names the next chunk's
+         * header, which may overlap this block's last word (and only
+         * that one: reading the chunk header costs a cache miss). */
+        if (v + 8 >= start + size && v == glibc_next_chunk(start))
+            continue;
+        if (h->cands[k].strong &&
+            (is_start_pointer(start, size, v) || is_base_pointer(h, start, size, v))) {
+            if (h->state[i] != BS_REACHED)
+                reach(h, i, start, size);
+        } else if (h->state[i] == BS_UNREACHED) {
+            h->state[i] = BS_POSSIBLE;
+            stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, i);
         }
     }
     h->n_cands = 0;
@@ -386,10 +449,8 @@ void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi)
 
 void mark_block_root(struct heap *h, size_t i)
 {
-    if (h->blocks[i].state != BS_REACHED) {
-        h->blocks[i].state = BS_REACHED;
-        push_reached(h, i);
-    }
+    if (h->state[i] != BS_REACHED)
+        reach(h, i, h->blocks[i].start, h->blocks[i].size);
 }
 
 /* Index of the first block starting at or after `a`. */
@@ -410,11 +471,11 @@ size_t heap_first_from(const struct heap *h, uintptr_t a)
 static void rescan_part(struct heap *h, size_t i, uintptr_t lo, uintptr_t hi)
 {
     const struct sblock *b = &h->blocks[i];
-    if (b->state != BS_REACHED && b->state != BS_POSSIBLE)
+    if (h->state[i] != BS_REACHED && h->state[i] != BS_POSSIBLE)
         return;
     uintptr_t from = GS_MAX(lo, b->start), to = GS_MIN(hi, b->start + b->size);
     if (from < to)
-        scan_words(h, from, to, b->state == BS_REACHED);
+        scan_words(h, from, to, h->state[i] == BS_REACHED);
 }
 
 void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi)
@@ -443,10 +504,51 @@ void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi)
 
 void heap_erase(struct heap *h, size_t i)
 {
-    h->blocks[i].state = BS_REACHED;
+    h->state[i] = BS_REACHED;
     h->blocks[i].size = 0;
     h->blocks[i].stack = STACK_ID_ERASED;
+    h->span[i] = h->blocks[i].start; /* size 0: owns its start only */
     h->n_erased++;
+}
+
+static inline void prefetch_grey(const struct grey *g)
+{
+    uintptr_t end = GS_MIN(g->end, g->start + WAVE_LINES * 64);
+    for (uintptr_t a = g->start & ~(uintptr_t)63; a < end; a += 64)
+        __builtin_prefetch((const void *)a);
+}
+
+/* Takes up to WAVE grey blocks off the FIFO into `wave`, prefetching them. */
+static size_t take_wave(struct heap *h, struct grey *wave)
+{
+    size_t n = GS_MIN(h->grey_n, (size_t)WAVE);
+    for (size_t k = 0; k < n; k++) {
+        wave[k] = h->grey[h->grey_head];
+        h->grey_head = (h->grey_head + 1) & (h->grey_cap - 1);
+        prefetch_grey(&wave[k]);
+    }
+    h->grey_n -= n;
+    return n;
+}
+
+/* Scans every grey block: the next wave is fetched while this one is read. */
+static void drain_grey(struct heap *h)
+{
+    struct grey a[WAVE], b[WAVE];
+    struct grey *cur = a, *next = b;
+    size_t n_cur = take_wave(h, cur);
+    while (n_cur) {
+        size_t n_next = take_wave(h, next);
+        for (size_t k = 0; k < n_cur; k++)
+            scan_words(h, cur[k].start, cur[k].end, true);
+        flush(h);
+        if (!n_next) /* the flush may have greyed more */
+            n_next = take_wave(h, next);
+        struct grey *t = cur;
+        cur = next;
+        next = t;
+        n_cur = n_next;
+    }
 }
 
 void mark_drain(struct heap *h)
@@ -454,17 +556,11 @@ void mark_drain(struct heap *h)
     flush(h);
     for (;;) {
         /* Strong closure first, so "possible" means no start-pointer path at all. */
-        while (h->stack_n) {
-            for (int k = 0; k < DRAIN_BLOCKS && h->stack_n; k++) {
-                const struct sblock *b = &h->blocks[h->stack[--h->stack_n]];
-                scan_words(h, b->start, b->start + b->size, true);
-            }
-            flush(h);
-        }
+        drain_grey(h);
         if (!h->pstack_n)
             return;
         size_t i = h->pstack[--h->pstack_n];
-        if (h->blocks[i].state != BS_POSSIBLE)
+        if (h->state[i] != BS_POSSIBLE)
             continue; /* reached strongly meanwhile: scanned as such */
         const struct sblock *b = &h->blocks[i];
         scan_words(h, b->start, b->start + b->size, false);

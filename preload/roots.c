@@ -366,7 +366,7 @@ void roots_mark_world(struct roots *r, struct heap *h, const struct world *w, ui
             mark_range(h, t->inflight_new, t->inflight_new + t->inflight_size);
             long old = t->inflight_old ? heap_find(h, t->inflight_old) : -1;
             if (old >= 0 && h->blocks[old].start == t->inflight_old)
-                h->blocks[old].state = BS_REACHED; /* freed by glibc already: never scan it */
+                h->state[old] = BS_REACHED; /* freed by glibc already: never scan it */
         }
     }
     /* A thread that could not be stopped: its whole registered stack, stale

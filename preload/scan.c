@@ -133,7 +133,7 @@ static void decide_flags(struct run *run, struct heap *h)
     struct scan_result *res = run->res;
     for (size_t i = 0; i < h->n; i++) {
         const struct sblock *b = &h->blocks[i];
-        if (b->state == BS_REACHED && (b->flags & HF_UNREACHED))
+        if (h->state[i] == BS_REACHED && (b->flags & HF_UNREACHED))
             add_op(v, b->start, false);
     }
     size_t kept = 0;

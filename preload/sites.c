@@ -67,7 +67,7 @@ void sites_aggregate(const struct heap *h, struct site_agg *agg, size_t cap)
         struct site_agg *a = &agg[b->stack];
         a->live_bytes += b->size;
         a->live_blocks++;
-        if (b->state == BS_REACHED) {
+        if (h->state[i] == BS_REACHED) {
             a->reach_bytes += b->size;
             a->reach_blocks++;
         }

@@ -916,8 +916,8 @@ static void scan_run(struct scan *s, size_t root_block)
         mark_block_root(&s->h, root_block);
     mark_drain(&s->h);
     for (size_t i = 0; i < s->h.n; i++) {
-        s->reached += s->h.blocks[i].state == BS_REACHED;
-        s->possible += s->h.blocks[i].state == BS_POSSIBLE;
+        s->reached += s->h.state[i] == BS_REACHED;
+        s->possible += s->h.state[i] == BS_POSSIBLE;
     }
     s->classify_err = classify_all(&s->h, &s->res);
     s->kind = xcalloc(fh.n, 1);
@@ -1073,7 +1073,7 @@ static void test_rescan(void)
         return;
     mark_range(&h, (uintptr_t)fh.roots, (uintptr_t)(fh.roots + fh.n_roots));
     mark_drain(&h);
-#define STATE(p) h.blocks[heap_find(&h, (p))].state
+#define STATE(p) h.state[heap_find(&h, (p))]
     CHECK(STATE(a) == BS_REACHED && STATE(x) == BS_UNREACHED && STATE(pz) == BS_POSSIBLE,
           "rescan: before the writes, a is reached, x not, pz possibly");
     /* Written after the mark read them: x into b's word 300, y into u
@@ -1097,7 +1097,7 @@ static void test_rescan(void)
     CHECK(STATE(v) == BS_REACHED, "rescan: the far part of a block spanning two regions");
     size_t i = (size_t)heap_find(&h, u);
     heap_erase(&h, i);
-    CHECK(h.blocks[i].state == BS_REACHED && h.blocks[i].size == 0 &&
+    CHECK(h.state[i] == BS_REACHED && h.blocks[i].size == 0 &&
               h.blocks[i].stack == STACK_ID_ERASED && h.n_erased == 1,
           "heap_erase: reached, size 0, no site, counted");
 #undef STATE
@@ -1393,7 +1393,7 @@ static void random_graph_case(uint64_t seed, size_t n, unsigned max_deg, size_t 
     scan_run(&s, SIZE_MAX);
     size_t state_bad = 0, n_reached = 0, n_possible = 0;
     for (size_t i = 0; i < n && s.consistent; i++) {
-        state_bad += s.h.blocks[i].state != st[i];
+        state_bad += s.h.state[i] != st[i];
         n_reached += st[i] == BS_REACHED;
         n_possible += st[i] == BS_POSSIBLE;
     }

@@ -78,14 +78,17 @@ struct fake_block {
 static void observe(const struct fake_block *fb, size_t n, size_t cap, double now_ms)
 {
     struct sblock *b = xcalloc(n, sizeof *b);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (struct sblock){.start = 0x10000 + 16 * i, .size = fb[i].bytes,
-                               .stack = fb[i].site, .state = fb[i].state};
-    struct heap h = {.n = n, .blocks = b};
+    uint8_t *state = xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        b[i] = (struct sblock){.start = 0x10000 + 16 * i, .size = fb[i].bytes, .stack = fb[i].site};
+        state[i] = fb[i].state;
+    }
+    struct heap h = {.n = n, .blocks = b, .state = state};
     struct site_agg *agg = xcalloc(cap, sizeof *agg);
     sites_aggregate(&h, agg, cap);
     sites_observe(agg, cap, now_ms);
     free(agg);
+    free(state);
     free(b);
 }
 
