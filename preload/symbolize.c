@@ -5,13 +5,15 @@
  * its single ELF at bias 0 with add_p_vaddr, so it is queried with the
  * link-time address `pc - module.base`, which is also right for non-PIE
  * executables (base 0). Results are cached in an open-addressing table
- * keyed by (module, looked-up address).
+ * keyed by (module, looked-up address). C++ names are demangled by the
+ * process's own libstdc++ (`__cxa_demangle`, found once per session).
  * locks: none (one session at a time, see symbolize.h). STW: never.
- * allocates: sys_map for the tables and a string arena; libdw mallocs
- * (glibc, untracked).
+ * allocates: sys_map for the tables and a string arena; libdw and the
+ * demangler malloc (glibc, untracked).
  * async-signal-safe: no. */
 #include "symbolize.h"
 
+#include <dlfcn.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +39,14 @@ struct cache_entry {
     uintptr_t key;
     uint32_t mod1;
     unsigned line;
-    const char *function, *file;
+    const char *function, *mangled, *file;
 };
+
+/* Itanium C++ ABI 3.4 `abi::__cxa_demangle`: a malloc'ed string (buf
+ * NULL), or NULL with *status < 0 when `name` is no valid mangled name. */
+typedef char *(*demangle_fn)(const char *name, char *buf, size_t *len, int *status);
+
+extern void __libc_free(void *);
 
 /* Invariant: when `active`, mods[] covers every index and
  * cache[0..cap) holds n < cap/2 used entries (cap a power of two), or
@@ -51,6 +59,9 @@ static struct {
     char *debuginfo_path; /* NULL: libdwfl's default search path */
     char *chunk;          /* string arena: sys_map'd chunks chained by their first word */
     size_t chunk_used;
+    bool demangle_tried;  /* find_demangler ran this session */
+    demangle_fn demangle; /* NULL: no libstdc++ in the process */
+    void *stdcxx;         /* dlopen(RTLD_NOLOAD) handle, to drop at the end */
 } sym;
 
 /* Every module is reported with its file, so there is nothing to find. */
@@ -117,6 +128,8 @@ void symbolize_end(void)
         sys_unmap(sym.chunk, CHUNK_SIZE);
         sym.chunk = next;
     }
+    if (sym.stdcxx)
+        dlclose(sym.stdcxx); /* only drops the reference NOLOAD took */
     memset(&sym, 0, sizeof sym);
 }
 
@@ -231,9 +244,55 @@ static const char *strip_version(const char *name)
     return copy ? copy : name;
 }
 
+/* The demangler of the libstdc++ already in the process, looked up once per
+ * session and only when a C++ name needs it. The shim does not link
+ * libstdc++: that would load it into every C process. A pure C process
+ * has none, and no C++ frames either; its names stay as they are.
+ * RTLD_DEFAULT finds a C++ program's libstdc++ (global scope); RTLD_NOLOAD
+ * finds one that only a library dlopen'ed RTLD_LOCAL brought (a C++
+ * extension in python3), and never loads anything. After libstdc++ was
+ * dlclose'd, C++ names stay mangled. */
+static demangle_fn find_demangler(void)
+{
+    if (sym.demangle_tried)
+        return sym.demangle;
+    sym.demangle_tried = true;
+    void *fn = dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    if (!fn) {
+        sym.stdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+        fn = sym.stdcxx ? dlsym(sym.stdcxx, "__cxa_demangle") : NULL;
+    }
+    sym.demangle = (demangle_fn)fn;
+    return sym.demangle;
+}
+
+/* Demangles the C++ linkage name `name` into the arena. Only `_Z` names
+ * are C++ ones: the demangler would read a C name like `f` as a type.
+ * returns: the demangled copy, or NULL (not C++, no demangler, invalid).
+ * The demangler's malloc is the shim's, which passes it through to glibc
+ * (the caller holds tls.in_shim, see symbolize.h), hence __libc_free. */
+static const char *demangle(const char *name)
+{
+    if (!name || strncmp(name, "_Z", 2) != 0)
+        return NULL;
+    demangle_fn fn = find_demangler();
+    if (!fn)
+        return NULL;
+    int status = -1;
+    char *d = fn(name, NULL, NULL, &status);
+    const char *copy = d && status == 0 ? arena_strndup(d, strlen(d)) : NULL;
+    __libc_free(d);
+    return copy;
+}
+
 static void lookup(struct mod_sym *ms, GElf_Addr addr, struct sym_frame *out)
 {
     out->function = strip_version(dwfl_module_addrname(ms->mod, addr));
+    const char *readable = demangle(out->function);
+    if (readable) {
+        out->mangled = out->function;
+        out->function = readable;
+    }
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, addr);
     int line = 0;
     const char *file = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
@@ -257,7 +316,7 @@ void symbolize_pc(uint16_t mod, uintptr_t pc, bool is_return, struct sym_frame *
     if (sym.cache) {
         e = cache_slot(sym.cache, sym.cap, key, mod1);
         if (e->mod1) {
-            *out = (struct sym_frame){e->function, e->file, e->line};
+            *out = (struct sym_frame){e->function, e->mangled, e->file, e->line};
             return;
         }
     }
@@ -271,6 +330,6 @@ void symbolize_pc(uint16_t mod, uintptr_t pc, bool is_return, struct sym_frame *
             return;
         e = cache_slot(sym.cache, sym.cap, key, mod1);
     }
-    *e = (struct cache_entry){key, mod1, out->line, out->function, out->file};
+    *e = (struct cache_entry){key, mod1, out->line, out->function, out->mangled, out->file};
     sym.n++;
 }
