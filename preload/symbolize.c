@@ -46,7 +46,6 @@ struct cache_entry {
  * NULL), or NULL with *status < 0 when `name` is no valid mangled name. */
 typedef char *(*demangle_fn)(const char *name, char *buf, size_t *len, int *status);
 
-extern void __libc_free(void *);
 
 /* Invariant: when `active`, mods[] covers every index and
  * cache[0..cap) holds n < cap/2 used entries (cap a power of two), or
@@ -269,8 +268,11 @@ static demangle_fn find_demangler(void)
 /* Demangles the C++ linkage name `name` into the arena. Only `_Z` names
  * are C++ ones: the demangler would read a C name like `f` as a type.
  * returns: the demangled copy, or NULL (not C++, no demangler, invalid).
- * The demangler's malloc is the shim's, which passes it through to glibc
- * (the caller holds tls.in_shim, see symbolize.h), hence __libc_free. */
+ * The result is released with `free`, the one the demangler's `malloc`
+ * pairs with: both bind in the global scope, so under the shim they are
+ * its own entry points, which pass straight through to glibc (the caller
+ * holds tls.in_shim, see symbolize.h), and in a driver linked with these
+ * objects (tests/unit, ASan's malloc) they are that allocator's. */
 static const char *demangle(const char *name)
 {
     if (!name || strncmp(name, "_Z", 2) != 0)
@@ -281,7 +283,7 @@ static const char *demangle(const char *name)
     int status = -1;
     char *d = fn(name, NULL, NULL, &status);
     const char *copy = d && status == 0 ? arena_strndup(d, strlen(d)) : NULL;
-    __libc_free(d);
+    free(d);
     return copy;
 }
 
