@@ -11,10 +11,13 @@
  * allocates: sys_map for the tables and a string arena; libdw and the
  * demangler malloc (glibc, untracked).
  * async-signal-safe: no. */
+#define _GNU_SOURCE
 #include "symbolize.h"
 
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
+#include <limits.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,7 +63,7 @@ static struct {
     size_t chunk_used;
     bool demangle_tried;  /* find_demangler ran this session */
     demangle_fn demangle; /* NULL: no libstdc++ in the process */
-    void *stdcxx;         /* dlopen(RTLD_NOLOAD) handle, to drop at the end */
+    void *stdcxx;         /* dlopen(RTLD_NOLOAD) handle, to drop at the end, or NULL */
 } sym;
 
 /* Every module is reported with its file, so there is nothing to find. */
@@ -243,25 +246,46 @@ static const char *strip_version(const char *name)
     return copy ? copy : name;
 }
 
+/* Bound by the loader, not looked up with dlsym: any dl* call, even one
+ * that succeeds, drops the calling thread's pending dlerror() (check.c
+ * binds __lsan_is_turned_off so for the same reason), and a report may run
+ * on a program's thread (gs_check_leaks, a misuse). Set when libstdc++
+ * was in the global scope at startup: every C++ program. */
+extern char *__cxa_demangle(const char *name, char *buf, size_t *len, int *status)
+    __attribute__((weak));
+
+/* dl_iterate_phdr: the path of a loaded libstdc++, copied into `data`. */
+static int find_stdcxx_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *slash = strrchr(info->dlpi_name, '/');
+    const char *base = slash ? slash + 1 : info->dlpi_name;
+    if (strncmp(base, "libstdc++.so", 12) != 0 || strlen(info->dlpi_name) >= PATH_MAX)
+        return 0;
+    strcpy(data, info->dlpi_name);
+    return 1;
+}
+
 /* The demangler of the libstdc++ already in the process, looked up once per
  * session and only when a C++ name needs it. The shim does not link
  * libstdc++: that would load it into every C process. A pure C process
- * has none, and no C++ frames either; its names stay as they are.
- * RTLD_DEFAULT finds a C++ program's libstdc++ (global scope); RTLD_NOLOAD
- * finds one that only a library dlopen'ed RTLD_LOCAL brought (a C++
- * extension in python3), and never loads anything. After libstdc++ was
- * dlclose'd, C++ names stay mangled. */
+ * has none, and no C++ frames either; its names stay as they are. A
+ * libstdc++ that came later (dlopen'ed, or brought RTLD_LOCAL by a C++
+ * extension of python3) is taken with RTLD_NOLOAD, which never loads
+ * anything; only this rare path costs the reporting thread's pending
+ * dlerror(). After libstdc++ was dlclose'd, C++ names stay mangled. */
 static demangle_fn find_demangler(void)
 {
     if (sym.demangle_tried)
         return sym.demangle;
     sym.demangle_tried = true;
-    void *fn = dlsym(RTLD_DEFAULT, "__cxa_demangle");
-    if (!fn) {
-        sym.stdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
-        fn = sym.stdcxx ? dlsym(sym.stdcxx, "__cxa_demangle") : NULL;
+    sym.demangle = __cxa_demangle;
+    char path[PATH_MAX];
+    if (!sym.demangle && dl_iterate_phdr(find_stdcxx_cb, path) == 1) {
+        sym.stdcxx = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+        if (sym.stdcxx)
+            sym.demangle = (demangle_fn)dlsym(sym.stdcxx, "__cxa_demangle");
     }
-    sym.demangle = (demangle_fn)fn;
     return sym.demangle;
 }
 

@@ -117,6 +117,18 @@ bats_require_minimum_version 1.5.0
 	assert_output false
 }
 
+@test "a report that demangles C++ frames on the program's own thread leaves its pending dlerror() alone (#2)" {
+	run -0 gs_native leak_cpp_demangle dlerror
+	assert_line "dlerror kept 1"
+	run -23 gs_run leak_cpp_demangle dlerror
+	assert_line "records 2"
+	assert_line "dlerror kept 1"
+	run jq -r '.leaks[] | "\(.kind) \(.stack[1].function) \(.bytes) \(.blocks)"' <<<"$(gs_api_reports)"
+	assert_equal "$(LC_ALL=C sort <<<"$output")" "$(printf '%s\n' \
+		"direct ns::Registry<int>::add(int) 24 1" \
+		"direct ns::Widget::make_buffer() 41 1")"
+}
+
 @test "a C program without libstdc++ keeps a C++ symbol name as it is, with no \"mangled\" field (#2)" {
 	run -23 gs_run leak_c_mangled_name plain
 	assert_line "global __cxa_demangle no"
