@@ -49,7 +49,6 @@ struct cache_entry {
  * NULL), or NULL with *status < 0 when `name` is no valid mangled name. */
 typedef char *(*demangle_fn)(const char *name, char *buf, size_t *len, int *status);
 
-
 /* Invariant: when `active`, mods[] covers every index and
  * cache[0..cap) holds n < cap/2 used entries (cap a power of two), or
  * cache is NULL (no memory: lookups go uncached). */
@@ -247,10 +246,10 @@ static const char *strip_version(const char *name)
 }
 
 /* Bound by the loader, not looked up with dlsym: any dl* call, even one
- * that succeeds, drops the calling thread's pending dlerror() (check.c
- * binds __lsan_is_turned_off so for the same reason), and a report may run
- * on a program's thread (gs_check_leaks, a misuse). Set when libstdc++
- * was in the global scope at startup: every C++ program. */
+ * that succeeds, drops the calling thread's pending dlerror(), and a
+ * report may run on a program's thread (gs_check_leaks, a misuse); check.c
+ * binds __lsan_is_turned_off the same way. Set when libstdc++ was in the
+ * global scope at startup: in every C++ program. */
 extern char *__cxa_demangle(const char *name, char *buf, size_t *len, int *status)
     __attribute__((weak));
 
