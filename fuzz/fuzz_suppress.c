@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i + 2 < n || (i < n && i + 2 >= n); i += 3) {
 		const char *m = lines[i], *f = i + 1 < n ? lines[i + 1] : NULL,
 			   *file = i + 2 < n ? lines[i + 2] : NULL;
-		int idx = suppress_match(m, f, file);
+		int idx = suppress_match(m, f, NULL, file);
 		if (idx >= 0)
 			suppress_hit(idx, 1, 16);
 		if (i + 3 > n)

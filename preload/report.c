@@ -211,7 +211,7 @@ static void frame_resolve(const uintptr_t *pcs, const uint16_t *mods, unsigned i
     if (f->m)
         symbolize_pc(mi, f->pc, i > 0, &f->s);
     else
-        f->s = (struct sym_frame){NULL, NULL, 0};
+        f->s = (struct sym_frame){NULL, NULL, NULL, 0};
 }
 
 /* returns: the index of the suppression matching any frame, or -1. */
@@ -224,7 +224,8 @@ static int record_suppression(const struct record *r)
         struct frame f;
         frame_resolve(pcs, mods, i, &f);
         /* LSan matches "<unknown module>" when the PC is in no module. */
-        int s = suppress_match(f.m ? f.m->path : "<unknown module>", f.s.function, f.s.file);
+        int s = suppress_match(f.m ? f.m->path : "<unknown module>", f.s.function, f.s.mangled,
+                               f.s.file);
         if (s >= 0)
             return s;
     }
@@ -404,6 +405,10 @@ static void json_frame(struct json *j, const struct frame *f)
     json_str(j, "module", f->m ? f->m->path : "[unknown]");
     json_hex(j, "offset", f->offset);
     json_str(j, "function", f->s.function);
+    /* An addition to DESIGN §4 (readers ignore it), as `guardshim report`
+     * writes it: the raw symbol of a demangled C++ name. */
+    if (f->s.mangled)
+        json_str(j, "mangled", f->s.mangled);
     json_str(j, "file", f->s.file);
     if (f->s.line)
         json_uint(j, "line", f->s.line);

@@ -232,12 +232,13 @@ bool suppress_template_match(const char *t, const char *s)
     return true;
 }
 
-int suppress_match(const char *module, const char *function, const char *file)
+int suppress_match(const char *module, const char *function, const char *mangled,
+                   const char *file)
 {
     for (size_t i = 0; i < supp.n; i++) {
         const char *t = supp.text + supp.pats[i].off;
         if (suppress_template_match(t, module) || suppress_template_match(t, function) ||
-            suppress_template_match(t, file))
+            suppress_template_match(t, mangled) || suppress_template_match(t, file))
             return (int)i;
     }
     return -1;

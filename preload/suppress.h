@@ -6,8 +6,10 @@
  * TemplateMatch: it matches anywhere in the string (substring) unless it
  * starts with `^` (anchored at the start) or ends with `$` (anchored at
  * the end); `*` matches any run of characters. A record is suppressed when
- * a pattern matches the module path, the function name or the source file
- * of any frame of its stack (LSan's GetSuppressionForAddr, over all frames).
+ * a pattern matches the module path, the function name (demangled, as
+ * LSan matches it, or the mangled symbol, so files written for either
+ * form work) or the source file of any frame of its stack (LSan's
+ * GetSuppressionForAddr, over all frames).
  * Thread-safety: none. The core calls these before the first report or
  * under the lock that serialises report_write. */
 #ifndef GS_SUPPRESS_H
@@ -31,8 +33,10 @@ int suppress_add_builtin(const char *text);
 bool suppress_any(void);
 
 /* The index of the first pattern matching any of the strings (each may be
- * NULL), or -1 when none does. */
-int suppress_match(const char *module, const char *function, const char *file);
+ * NULL), or -1 when none does. `mangled`: the symbol name when `function`
+ * is its demangled form. */
+int suppress_match(const char *module, const char *function, const char *mangled,
+                   const char *file);
 
 /* Counts one suppressed record of `bytes` against pattern `idx`. */
 void suppress_hit(int idx, size_t blocks, size_t bytes);

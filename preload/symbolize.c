@@ -5,14 +5,19 @@
  * its single ELF at bias 0 with add_p_vaddr, so it is queried with the
  * link-time address `pc - module.base`, which is also right for non-PIE
  * executables (base 0). Results are cached in an open-addressing table
- * keyed by (module, looked-up address).
+ * keyed by (module, looked-up address). C++ names are demangled by the
+ * process's own libstdc++ (`__cxa_demangle`, found once per session).
  * locks: none (one session at a time, see symbolize.h). STW: never.
- * allocates: sys_map for the tables and a string arena; libdw mallocs
- * (glibc, untracked).
+ * allocates: sys_map for the tables and a string arena; libdw and the
+ * demangler malloc (glibc, untracked).
  * async-signal-safe: no. */
+#define _GNU_SOURCE
 #include "symbolize.h"
 
+#include <dlfcn.h>
 #include <elfutils/libdwfl.h>
+#include <limits.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +42,12 @@ struct cache_entry {
     uintptr_t key;
     uint32_t mod1;
     unsigned line;
-    const char *function, *file;
+    const char *function, *mangled, *file;
 };
+
+/* Itanium C++ ABI 3.4 `abi::__cxa_demangle`: a malloc'ed string (buf
+ * NULL), or NULL with *status < 0 when `name` is no valid mangled name. */
+typedef char *(*demangle_fn)(const char *name, char *buf, size_t *len, int *status);
 
 /* Invariant: when `active`, mods[] covers every index and
  * cache[0..cap) holds n < cap/2 used entries (cap a power of two), or
@@ -51,6 +60,9 @@ static struct {
     char *debuginfo_path; /* NULL: libdwfl's default search path */
     char *chunk;          /* string arena: sys_map'd chunks chained by their first word */
     size_t chunk_used;
+    bool demangle_tried;  /* find_demangler ran this session */
+    demangle_fn demangle; /* NULL: no libstdc++ in the process */
+    void *stdcxx;         /* dlopen(RTLD_NOLOAD) handle, to drop at the end, or NULL */
 } sym;
 
 /* Every module is reported with its file, so there is nothing to find. */
@@ -117,6 +129,8 @@ void symbolize_end(void)
         sys_unmap(sym.chunk, CHUNK_SIZE);
         sym.chunk = next;
     }
+    if (sym.stdcxx)
+        dlclose(sym.stdcxx); /* only drops the reference NOLOAD took */
     memset(&sym, 0, sizeof sym);
 }
 
@@ -231,9 +245,79 @@ static const char *strip_version(const char *name)
     return copy ? copy : name;
 }
 
+/* Bound by the loader, not looked up with dlsym: any dl* call, even one
+ * that succeeds, drops the calling thread's pending dlerror(), and a
+ * report may run on a program's thread (gs_check_leaks, a misuse); check.c
+ * binds __lsan_is_turned_off the same way. Set when libstdc++ was in the
+ * global scope at startup: in every C++ program. */
+extern char *__cxa_demangle(const char *name, char *buf, size_t *len, int *status)
+    __attribute__((weak));
+
+/* dl_iterate_phdr: the path of a loaded libstdc++, copied into `data`. */
+static int find_stdcxx_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *slash = strrchr(info->dlpi_name, '/');
+    const char *base = slash ? slash + 1 : info->dlpi_name;
+    if (strncmp(base, "libstdc++.so", 12) != 0 || strlen(info->dlpi_name) >= PATH_MAX)
+        return 0;
+    strcpy(data, info->dlpi_name);
+    return 1;
+}
+
+/* The demangler of the libstdc++ already in the process, looked up once per
+ * session and only when a C++ name needs it. The shim does not link
+ * libstdc++: that would load it into every C process. A pure C process
+ * has none, and no C++ frames either; its names stay as they are. A
+ * libstdc++ that came later (dlopen'ed, or brought RTLD_LOCAL by a C++
+ * extension of python3) is taken with RTLD_NOLOAD, which never loads
+ * anything; only this rare path costs the reporting thread's pending
+ * dlerror(). After libstdc++ was dlclose'd, C++ names stay mangled. */
+static demangle_fn find_demangler(void)
+{
+    if (sym.demangle_tried)
+        return sym.demangle;
+    sym.demangle_tried = true;
+    sym.demangle = __cxa_demangle;
+    char path[PATH_MAX];
+    if (!sym.demangle && dl_iterate_phdr(find_stdcxx_cb, path) == 1) {
+        sym.stdcxx = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+        if (sym.stdcxx)
+            sym.demangle = (demangle_fn)dlsym(sym.stdcxx, "__cxa_demangle");
+    }
+    return sym.demangle;
+}
+
+/* Demangles the C++ linkage name `name` into the arena. Only `_Z` names
+ * are C++ ones: the demangler would read a C name like `f` as a type.
+ * returns: the demangled copy, or NULL (not C++, no demangler, invalid).
+ * The result is released with `free`, the one the demangler's `malloc`
+ * pairs with: both bind in the global scope, so under the shim they are
+ * its own entry points, which pass straight through to glibc (the caller
+ * holds tls.in_shim, see symbolize.h), and in a driver linked with these
+ * objects (tests/unit, ASan's malloc) they are that allocator's. */
+static const char *demangle(const char *name)
+{
+    if (!name || strncmp(name, "_Z", 2) != 0)
+        return NULL;
+    demangle_fn fn = find_demangler();
+    if (!fn)
+        return NULL;
+    int status = -1;
+    char *d = fn(name, NULL, NULL, &status);
+    const char *copy = d && status == 0 ? arena_strndup(d, strlen(d)) : NULL;
+    free(d);
+    return copy;
+}
+
 static void lookup(struct mod_sym *ms, GElf_Addr addr, struct sym_frame *out)
 {
     out->function = strip_version(dwfl_module_addrname(ms->mod, addr));
+    const char *readable = demangle(out->function);
+    if (readable) {
+        out->mangled = out->function;
+        out->function = readable;
+    }
     Dwfl_Line *l = dwfl_module_getsrc(ms->mod, addr);
     int line = 0;
     const char *file = l ? dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL) : NULL;
@@ -257,7 +341,7 @@ void symbolize_pc(uint16_t mod, uintptr_t pc, bool is_return, struct sym_frame *
     if (sym.cache) {
         e = cache_slot(sym.cache, sym.cap, key, mod1);
         if (e->mod1) {
-            *out = (struct sym_frame){e->function, e->file, e->line};
+            *out = (struct sym_frame){e->function, e->mangled, e->file, e->line};
             return;
         }
     }
@@ -271,6 +355,6 @@ void symbolize_pc(uint16_t mod, uintptr_t pc, bool is_return, struct sym_frame *
             return;
         e = cache_slot(sym.cache, sym.cap, key, mod1);
     }
-    *e = (struct cache_entry){key, mod1, out->line, out->function, out->file};
+    *e = (struct cache_entry){key, mod1, out->line, out->function, out->mangled, out->file};
     sym.n++;
 }

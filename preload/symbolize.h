@@ -6,11 +6,15 @@
  * symbolised (its names would be wrong). Function names come from the
  * symbol tables (.symtab or .dynsym, so stripped libraries give names);
  * file:line from DWARF when present (own or separate debuginfo). C++
- * names stay mangled (demangling would need libstdc++ in the shim).
+ * names are demangled, as LeakSanitizer shows them, with the demangler of
+ * the libstdc++ the process already has loaded (the shim never links it:
+ * it would load libstdc++ into every C process); without one (a pure C
+ * process, which has no C++ frames to name) names stay as they are.
  * Usage: symbolize_begin(); symbolize_pc()...; symbolize_end(). Results
  * are cached per (module, pc) for the session, so shared frames cost one
- * lookup. After resume only: libdw allocates with the process's malloc
- * (the shim forwards it untracked). Not thread-safe: one session at a
+ * lookup. After resume only, and with tls.in_shim > 0: libdw and the
+ * demangler allocate with the process's malloc, which the shim then
+ * forwards to glibc untracked. Not thread-safe: one session at a
  * time, under the caller's report lock. */
 #ifndef GS_SYMBOLIZE_H
 #define GS_SYMBOLIZE_H
@@ -18,7 +22,8 @@
 #include "common.h"
 
 struct sym_frame {
-    const char *function; /* NULL when unknown */
+    const char *function; /* NULL when unknown; demangled when it was a C++ name */
+    const char *mangled;  /* the symbol's own name when `function` is its demangling, else NULL */
     const char *file;     /* NULL when unknown; as DWARF composes it (usually absolute) */
     unsigned line;        /* 0 when unknown */
 };

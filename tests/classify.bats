@@ -84,3 +84,19 @@ bats_require_minimum_version 1.5.0
 	run -23 gs_run leak_possible_interior none
 	assert_leaks "direct alloc_interior_64 64 1"
 }
+
+# C : A, B with vtables: B sits at offset 16 of the 40-byte object, so a
+# B * is an interior pointer that Valgrind's multipleinheritance heuristic
+# (and LeakSanitizer) accept as a reference.
+@test "a global B * into a new C (C : A, B; B at offset 16 of 40) keeps the object reachable (#2)" {
+	skip "needs the multipleinheritance heuristic (mark.c)"
+	run -0 gs_run leak_cpp_multiple_inheritance keep
+	assert_line "B at offset 16 of 40"
+	assert_clean_report
+}
+
+@test "the same multiple-inheritance object with no pointer left is a direct leak of 40 bytes (#2)" {
+	run -23 gs_run leak_cpp_multiple_inheritance drop
+	assert_line "B at offset 16 of 40"
+	assert_leaks "direct alloc_multiple_inheritance_40 40 1"
+}

@@ -108,3 +108,45 @@ bats_require_minimum_version 1.5.0
 	pid="$(gs_pid_from_output pid)"
 	assert_clean_report "$(gs_report "$pid")"
 }
+
+@test "a demangled C++ frame keeps its raw symbol in \"mangled\" after \"function\"; C frames have none (#2)" {
+	run -23 gs_run leak_cpp_demangle leak
+	run gs_jq '.leaks[] | select(.bytes == 41) | .stack[1] | keys_unsorted | join(",")'
+	assert_output "pc,module,offset,function,mangled,file,line,build_id"
+	run gs_jq '.leaks[] | select(.bytes == 41) | .stack[] | select(.function == "main") | has("mangled")'
+	assert_output false
+}
+
+@test "a report that demangles C++ frames on the program's own thread leaves its pending dlerror() alone (#2)" {
+	run -0 gs_native leak_cpp_demangle dlerror
+	assert_line "dlerror kept 1"
+	run -23 gs_run leak_cpp_demangle dlerror
+	assert_line "records 2"
+	assert_line "dlerror kept 1"
+	run jq -r '.leaks[] | "\(.kind) \(.stack[1].function) \(.bytes) \(.blocks)"' <<<"$(gs_api_reports)"
+	assert_equal "$(LC_ALL=C sort <<<"$output")" "$(printf '%s\n' \
+		"direct ns::Registry<int>::add(int) 24 1" \
+		"direct ns::Widget::make_buffer() 41 1")"
+}
+
+@test "a C program without libstdc++ keeps a C++ symbol name as it is, with no \"mangled\" field (#2)" {
+	run -23 gs_run leak_c_mangled_name plain
+	assert_line "global __cxa_demangle no"
+	assert_leaks "direct _ZN6plugin4makeEv 48 1"
+	run gs_jq '.leaks[0].stack[1] | has("mangled")'
+	assert_output false
+}
+
+@test "once a C program has libstdc++ loaded RTLD_LOCAL, the same frame is demangled (#2)" {
+	run -23 gs_run leak_c_mangled_name stdcxx-local
+	assert_line "global __cxa_demangle no"
+	assert_leaks "direct plugin::make() 48 1"
+	run gs_jq '.leaks[0].stack[1].mangled'
+	assert_output "_ZN6plugin4makeEv"
+}
+
+@test "the C program that frees its block has no leaks (#2)" {
+	run -0 gs_run leak_c_mangled_name free
+	assert_clean_report
+}
+

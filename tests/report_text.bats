@@ -62,3 +62,14 @@ text_body() {
 	assert_line --index 0 "==PID==ERROR: guardshim: detected memory leaks"
 	assert_line "Direct leak of 48 byte(s) in 1 object(s) allocated from:"
 }
+
+@test "the text report shows C++ frames demangled, as LeakSanitizer does (#2)" {
+	run --separate-stderr -23 gs_run_text leak_cpp_demangle leak
+	run normalize_text <<<"$stderr"
+	assert_line "Direct leak of 41 byte(s) in 1 object(s) allocated from:"
+	assert_line "    #0 0xADDR in operator new[](unsigned long) (libguardshim.so+0xADDR)"
+	assert_line --regexp '^    #1 0xADDR in ns::Widget::make_buffer\(\) .*leak_cpp_demangle\.cpp:LINE$'
+	assert_line --regexp '^    #1 0xADDR in ns::Registry<int>::add\(int\) .*leak_cpp_demangle\.cpp:LINE$'
+	refute_output --partial "_ZN"
+}
+

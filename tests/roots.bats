@@ -129,6 +129,16 @@ bats_require_minimum_version 1.5.0
 	assert_output --regexp '/libleaker\.so 0x[0-9a-f]+$'
 }
 
+@test "the dlclose'd library's frame keeps its source file and the line of the malloc (#2)" {
+	run -23 gs_run leak_dlclosed_lib leak
+	assert_line "unloaded yes"
+	src="$GS_ROOT/tests/programs/libleaker.c"
+	line="$(grep -n 'malloc(56)' "$src" | cut -d: -f1)"
+	run gs_jq '.leaks[0].stack[] | select(.function == "leaker_leak_56") | "\(.file):\(.line)"'
+	# as DWARF names it: relative to the build directory, or absolute
+	assert_output --regexp "^($GS_ROOT/)?tests/programs/libleaker\.c:$line\$"
+}
+
 @test "a block whose only root was in a library's data becomes a leak when the library is dlclose'd (#2)" {
 	run -23 gs_run leak_dlclosed_lib keep
 	assert_line "unloaded yes"
@@ -139,4 +149,24 @@ bats_require_minimum_version 1.5.0
 	run -0 gs_run leak_dlclosed_lib free
 	assert_line "unloaded yes"
 	assert_clean_report
+}
+
+@test "blocks whose only references are the slots of a calloc'd array kept in a global are reachable (#2)" {
+	run -0 gs_run roots_calloc_array keep
+	assert_line "array kept"
+	assert_clean_report
+}
+
+@test "dropping the calloc'd array makes it direct and the blocks it held one indirect record (#2)" {
+	run -23 gs_run roots_calloc_array drop
+	assert_line "array dropped"
+	assert_leaks "$(printf '%s\n' \
+		"direct alloc_pointer_array_64 64 1" \
+		"indirect alloc_element_24 192 8")"
+}
+
+@test "zeroing the kept array's slots makes the blocks it held direct leaks (#2)" {
+	run -23 gs_run roots_calloc_array clear-slots
+	assert_line "array kept"
+	assert_leaks "direct alloc_element_24 192 8"
 }

@@ -48,3 +48,21 @@ SUPP="$BATS_TEST_DIRNAME/fixtures/suppressions"
 	EXTRA_OPTS="suppressions=$SUPP/by_module.supp" run -0 gs_run leak_dlclosed_lib leak
 	assert_clean_report
 }
+
+@test "an LSan suppression by a C++ method's demangled name removes its record and only it (#2)" {
+	EXTRA_OPTS="suppressions=$SUPP/cxx_demangled.supp" run -23 gs_run leak_cpp_demangle leak
+	assert_leaks "direct ns::Registry<int>::add(int) 24 1"
+}
+
+@test "a suppression by the mangled symbol of a C++ frame matches as well (#2)" {
+	EXTRA_OPTS="suppressions=$SUPP/cxx_mangled.supp" run -23 gs_run leak_cpp_demangle leak
+	assert_leaks "direct ns::Widget::make_buffer() 41 1"
+}
+
+@test "a C++ suppression naming another class keeps both C++ leaks (#2)" {
+	EXTRA_OPTS="suppressions=$SUPP/cxx_no_match.supp" run -23 gs_run leak_cpp_demangle leak
+	assert_leaks "$(printf '%s\n' \
+		"direct ns::Registry<int>::add(int) 24 1" \
+		"direct ns::Widget::make_buffer() 41 1")"
+}
+
