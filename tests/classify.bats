@@ -89,7 +89,6 @@ bats_require_minimum_version 1.5.0
 # B * is an interior pointer that Valgrind's multipleinheritance heuristic
 # (and LeakSanitizer) accept as a reference.
 @test "a global B * into a new C (C : A, B; B at offset 16 of 40) keeps the object reachable (#2)" {
-	skip "needs the multipleinheritance heuristic (mark.c)"
 	run -0 gs_run leak_cpp_multiple_inheritance keep
 	assert_line "B at offset 16 of 40"
 	assert_clean_report
