@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "glibc.h"
+#include <stdatomic.h>
 #include "handle.h"
 #include "sys.h"
 
@@ -24,7 +25,6 @@
 #define GRANULE_SHIFT 8
 #define GRANULES_PER_REGION (1ul << (REGION_SHIFT - GRANULE_SHIFT))
 #define BATCH 256
-#define WAVE 32            /* grey blocks scanned together, the next wave prefetched */
 #define WAVE_LINES 4       /* lines of a grey block prefetched ahead */
 #define SPAN_BIG 0xffffu   /* span size field: look the size up in `blocks` */
 #define SPAN_START(s) ((uintptr_t)((s) & 0xffffffffffffull))
@@ -136,6 +136,32 @@ static inline size_t span_size(const struct heap *h, size_t i, uint64_t sp)
     return sz == SPAN_BIG ? h->blocks[i].size : sz;
 }
 
+static size_t ring_cap(size_t n)
+{
+    size_t c = 64;
+    while (c < n + 1)
+        c *= 2;
+    return c;
+}
+
+static int marker_init(struct marker *m, size_t n)
+{
+    memset(m, 0, sizeof *m);
+    m->grey_cap = ring_cap(n);
+    m->grey = sys_map(m->grey_cap * sizeof(uint32_t), true);
+    m->pstack = sys_map((n + 1) * sizeof(uint32_t), true);
+    m->cands = sys_map(BATCH * sizeof(struct candidate), false);
+    return m->grey && m->pstack && m->cands ? 0 : ENOMEM;
+}
+
+static void marker_free(struct marker *m, size_t n)
+{
+    sys_unmap(m->grey, m->grey_cap * sizeof(uint32_t));
+    sys_unmap(m->pstack, (n + 1) * sizeof(uint32_t));
+    sys_unmap(m->cands, BATCH * sizeof(struct candidate));
+    memset(m, 0, sizeof *m);
+}
+
 /* Maps the snapshot array for `cap` blocks and the mark's buffers. */
 static int heap_alloc(struct heap *h, size_t cap)
 {
@@ -144,15 +170,10 @@ static int heap_alloc(struct heap *h, size_t cap)
     h->blocks = sys_map(h->cap * sizeof(struct sblock), false);
     h->state = sys_map(h->cap, true);
     h->span = sys_map(h->cap * sizeof(uint64_t), false);
-    h->cands = sys_map(BATCH * sizeof(struct candidate), false);
     h->n_regions_cap = 1024;
     h->regions = sys_map(h->n_regions_cap * sizeof(struct region), false);
-    h->grey_cap = 1 << 16;
-    h->grey = sys_map(h->grey_cap * sizeof(struct grey), false);
-    h->pstack_cap = 1 << 16;
-    h->pstack = sys_map(h->pstack_cap * sizeof(size_t), false);
-    if (!h->blocks || !h->state || !h->span || !h->cands || !h->regions || !h->grey ||
-        !h->pstack) {
+    int err = marker_init(&h->m, h->cap);
+    if (err || !h->blocks || !h->state || !h->span || !h->regions) {
         heap_free(h);
         return ENOMEM;
     }
@@ -241,9 +262,7 @@ void heap_free(struct heap *h)
     sys_unmap(h->blocks, h->cap * sizeof(struct sblock));
     sys_unmap(h->state, h->cap);
     sys_unmap(h->span, h->cap * sizeof(uint64_t));
-    sys_unmap(h->cands, BATCH * sizeof(struct candidate));
-    sys_unmap(h->grey, h->grey_cap * sizeof(struct grey));
-    sys_unmap(h->pstack, h->pstack_cap * sizeof(size_t));
+    marker_free(&h->m, h->cap);
     memset(h, 0, sizeof *h);
 }
 
@@ -271,43 +290,6 @@ long heap_find(const struct heap *h, uintptr_t v)
         return -1;
     uint32_t m = r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
     return m ? find_from(h, m - 1, v) : -1;
-}
-
-/* Grows a mark stack; on failure the push is dropped (the block stays
- * unscanned, which can only over-report, never free or hide). */
-static bool stack_push(size_t **st, size_t *n, size_t *cap, size_t v)
-{
-    if (*n == *cap) {
-        size_t ncap = *cap * 2;
-        size_t *ns = sys_map(ncap * sizeof(size_t), false);
-        if (!ns)
-            return false;
-        memcpy(ns, *st, *n * sizeof(size_t));
-        sys_unmap(*st, *cap * sizeof(size_t));
-        *st = ns;
-        *cap = ncap;
-    }
-    (*st)[(*n)++] = v;
-    return true;
-}
-
-/* Appends to the grey FIFO, doubling the ring when full; on failure the
- * block stays unscanned (over-reporting, never hiding). */
-static void grey_push(struct heap *h, uintptr_t start, uintptr_t end)
-{
-    if (h->grey_n == h->grey_cap) {
-        size_t ncap = h->grey_cap * 2;
-        struct grey *ng = sys_map(ncap * sizeof(struct grey), false);
-        if (!ng)
-            return;
-        for (size_t k = 0; k < h->grey_n; k++)
-            ng[k] = h->grey[(h->grey_head + k) & (h->grey_cap - 1)];
-        sys_unmap(h->grey, h->grey_cap * sizeof(struct grey));
-        h->grey = ng;
-        h->grey_cap = ncap;
-        h->grey_head = 0;
-    }
-    h->grey[(h->grey_head + h->grey_n++) & (h->grey_cap - 1)] = (struct grey){start, end};
 }
 
 /* Start pointers: the start itself with its low bits used as tags (glibc's
@@ -348,80 +330,157 @@ static bool is_base_pointer(const struct heap *h, uintptr_t start, size_t size, 
     return in_vtables(h, *(const uintptr_t *)v) && in_vtables(h, *(const uintptr_t *)start);
 }
 
-static void reach(struct heap *h, size_t i, uintptr_t start, size_t size)
+/* ---- Markers ---- */
+
+/* Parallel marking (mark_drain_all): markers share their surplus through
+ * a pool. A marker with nothing left waits in the pool until work shows up
+ * or every marker waits, which ends the mark. `lock` guards all but
+ * `hungry`, a hint that makes busy markers give work away. */
+#define MAX_MARKERS 2
+#define SHARE_MIN 64     /* a marker keeps at least this many greys for itself */
+#define PARALLEL_GREY 4096 /* greys queued before a second marker is worth starting */
+
+struct mark_pool {
+    atomic_int lock;
+    uint32_t *items;
+    size_t n, cap;
+    int idle, markers;
+    atomic_bool hungry;
+};
+
+static void pool_lock(struct mark_pool *p)
 {
-    h->state[i] = BS_REACHED;
-    grey_push(h, start, start + size);
+    int expect = 0;
+    while (!atomic_compare_exchange_weak_explicit(&p->lock, &expect, 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        expect = 0;
+        __builtin_ia32_pause();
+    }
 }
 
-/* Resolves the queued candidates: granule slot -> bounds -> state. */
-static void flush(struct heap *h)
+static void pool_unlock(struct mark_pool *p) { atomic_store_explicit(&p->lock, 0, memory_order_release); }
+
+static inline uint8_t state_of(const struct heap *h, size_t i)
 {
-    size_t n = h->n_cands;
+    return __atomic_load_n(&h->state[i], __ATOMIC_RELAXED);
+}
+
+static inline void grey_push(struct marker *m, uint32_t i)
+{
+    /* The ring holds one entry per block and a block is greyed once. */
+    m->grey[(m->grey_head + m->grey_n++) & (m->grey_cap - 1)] = i;
+}
+
+static inline uint32_t grey_pop(struct marker *m)
+{
+    uint32_t i = m->grey[m->grey_head];
+    m->grey_head = (m->grey_head + 1) & (m->grey_cap - 1);
+    m->grey_n--;
+    return i;
+}
+
+/* Block i is reached through a start pointer. With other markers about,
+ * the state changes by compare-and-swap, so that one of them greys it. */
+static void reach(struct heap *h, struct marker *m, size_t i)
+{
+    if (!m->pool) {
+        h->state[i] = BS_REACHED;
+        grey_push(m, (uint32_t)i);
+        return;
+    }
+    uint8_t old = state_of(h, i);
+    while (old != BS_REACHED)
+        if (__atomic_compare_exchange_n(&h->state[i], &old, BS_REACHED, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            grey_push(m, (uint32_t)i);
+            return;
+        }
+}
+
+static void reach_possibly(struct heap *h, struct marker *m, size_t i)
+{
+    uint8_t old = BS_UNREACHED;
+    if (m->pool ? __atomic_compare_exchange_n(&h->state[i], &old, BS_POSSIBLE, false,
+                                              __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+                : (h->state[i] == BS_UNREACHED && (h->state[i] = BS_POSSIBLE)))
+        m->pstack[m->pstack_n++] = (uint32_t)i;
+}
+
+/* Prefetch distance, in candidates, between reading a granule slot and
+ * using the bounds it names. */
+#define RESOLVE_AHEAD 16
+
+static void resolve(struct heap *h, struct marker *m, const struct candidate *c, uint32_t first)
+{
+    uintptr_t v = c->v;
+    long found = find_from(h, first - 1, v);
+    if (found < 0)
+        return;
+    size_t i = (size_t)found;
+    uintptr_t start = SPAN_START(h->span[i]);
+    size_t size = span_size(h, i, h->span[i]);
+    /* glibc's own state (arena top, bins) names the next chunk's header,
+     * which may overlap this block's last word (and only that one: reading
+     * the chunk header costs a cache miss). */
+    if (v + 8 >= start + size && v == glibc_next_chunk(start))
+        return;
+    if (c->strong && (is_start_pointer(start, size, v) || is_base_pointer(h, start, size, v))) {
+        if (state_of(h, i) != BS_REACHED)
+            reach(h, m, i);
+    } else if (state_of(h, i) == BS_UNREACHED) {
+        reach_possibly(h, m, i);
+    }
+}
+
+/* Resolves the queued candidates: granule slot -> bounds and state
+ * (prefetched RESOLVE_AHEAD candidates ahead) -> mark. */
+static void flush(struct heap *h, struct marker *m)
+{
+    size_t n = m->n_cands;
     uint32_t first[BATCH];
-    for (size_t k = 0; k < n; k++) {
-        first[k] = *h->cands[k].slot;
-        if (first[k]) {
-            __builtin_prefetch(&h->span[first[k] - 1]);
-            __builtin_prefetch(&h->state[first[k] - 1]);
+    for (size_t k = 0; k < n + RESOLVE_AHEAD; k++) {
+        if (k < n) {
+            first[k] = *m->cands[k].slot;
+            if (first[k]) {
+                __builtin_prefetch(&h->span[first[k] - 1]);
+                __builtin_prefetch(&h->state[first[k] - 1]);
+            }
         }
+        if (k >= RESOLVE_AHEAD && first[k - RESOLVE_AHEAD])
+            resolve(h, m, &m->cands[k - RESOLVE_AHEAD], first[k - RESOLVE_AHEAD]);
     }
-    for (size_t k = 0; k < n; k++) {
-        if (!first[k])
-            continue;
-        uintptr_t v = h->cands[k].v;
-        long found = find_from(h, first[k] - 1, v);
-        if (found < 0)
-            continue;
-        size_t i = (size_t)found;
-        uintptr_t start = SPAN_START(h->span[i]);
-        size_t size = span_size(h, i, h->span[i]);
-        /* glibc's own state (arena top, bins) names the next chunk's
-         * header, which may overlap this block's last word (and only
-         * that one: reading the chunk header costs a cache miss). */
-        if (v + 8 >= start + size && v == glibc_next_chunk(start))
-            continue;
-        if (h->cands[k].strong &&
-            (is_start_pointer(start, size, v) || is_base_pointer(h, start, size, v))) {
-            if (h->state[i] != BS_REACHED)
-                reach(h, i, start, size);
-        } else if (h->state[i] == BS_UNREACHED) {
-            h->state[i] = BS_POSSIBLE;
-            stack_push(&h->pstack, &h->pstack_n, &h->pstack_cap, i);
-        }
-    }
-    h->n_cands = 0;
+    m->n_cands = 0;
 }
 
-static void scan_words(struct heap *h, uintptr_t lo, uintptr_t hi, bool strong)
+static void scan_words(struct heap *h, struct marker *m, uintptr_t lo, uintptr_t hi, bool strong)
 {
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
         uintptr_t v = *(const uintptr_t *)p;
         if (v < h->lo || v > h->hi)
             continue;
-        const struct region *r = h->last_region;
+        const struct region *r = m->last_region;
         if (!r || (v >> REGION_SHIFT) + 1 != r->id) {
             r = region_get(h, v);
             if (!r)
                 continue;
-            h->last_region = r;
+            m->last_region = r;
         }
         const uint32_t *slot = &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
         __builtin_prefetch(slot);
-        h->cands[h->n_cands++] = (struct candidate){v, slot, strong};
-        if (h->n_cands == BATCH)
-            flush(h);
+        m->cands[m->n_cands++] = (struct candidate){v, slot, strong};
+        if (m->n_cands == BATCH)
+            flush(h, m);
     }
 }
 
 /* Marks from `n` words already copied out of the process's memory. */
 static void scan_words_values(struct heap *h, const uintptr_t *w, size_t n)
 {
-    scan_words(h, (uintptr_t)w, (uintptr_t)(w + n), true);
+    scan_words(h, &h->m, (uintptr_t)w, (uintptr_t)(w + n), true);
 }
 
-void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi) { scan_words(h, lo, hi, true); }
+void mark_range(struct heap *h, uintptr_t lo, uintptr_t hi) { scan_words(h, &h->m, lo, hi, true); }
 
 /* Memory a thread the stop could not reach may unmap or protect meanwhile
  * (glibc trims arena heaps with PROT_NONE, an exiting thread frees cached
@@ -437,7 +496,7 @@ void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi)
         size_t want = GS_MIN(hi - lo, (uintptr_t)SAFE_CHUNK) & ~(size_t)7;
         long got = sys_read_self(buf, lo, want);
         if (got < 0) { /* the kernel would not help: read directly */
-            scan_words(h, lo, hi, true);
+            mark_range(h, lo, hi);
             return;
         }
         scan_words_values(h, buf, (size_t)got / 8);
@@ -450,7 +509,7 @@ void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi)
 void mark_block_root(struct heap *h, size_t i)
 {
     if (h->state[i] != BS_REACHED)
-        reach(h, i, h->blocks[i].start, h->blocks[i].size);
+        reach(h, &h->m, i);
 }
 
 /* Index of the first block starting at or after `a`. */
@@ -475,7 +534,7 @@ static void rescan_part(struct heap *h, size_t i, uintptr_t lo, uintptr_t hi)
         return;
     uintptr_t from = GS_MAX(lo, b->start), to = GS_MIN(hi, b->start + b->size);
     if (from < to)
-        scan_words(h, from, to, h->state[i] == BS_REACHED);
+        scan_words(h, &h->m, from, to, h->state[i] == BS_REACHED);
 }
 
 void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi)
@@ -511,62 +570,184 @@ void heap_erase(struct heap *h, size_t i)
     h->n_erased++;
 }
 
-static inline void prefetch_grey(const struct grey *g)
+/* ---- The drain ---- */
+
+/* A grey block on its way to being scanned: bounds read, lines prefetched. */
+struct in_flight {
+    uintptr_t start, end;
+};
+
+static inline void prefetch_lines(uintptr_t start, uintptr_t end)
 {
-    uintptr_t end = GS_MIN(g->end, g->start + WAVE_LINES * 64);
-    for (uintptr_t a = g->start & ~(uintptr_t)63; a < end; a += 64)
+    end = GS_MIN(end, start + WAVE_LINES * 64);
+    for (uintptr_t a = start & ~(uintptr_t)63; a < end; a += 64)
         __builtin_prefetch((const void *)a);
 }
 
-/* Takes up to WAVE grey blocks off the FIFO into `wave`, prefetching them. */
-static size_t take_wave(struct heap *h, struct grey *wave)
+/* Gives half of a marker's greys to the pool when another marker asked. */
+static void share(struct marker *m)
 {
-    size_t n = GS_MIN(h->grey_n, (size_t)WAVE);
-    for (size_t k = 0; k < n; k++) {
-        wave[k] = h->grey[h->grey_head];
-        h->grey_head = (h->grey_head + 1) & (h->grey_cap - 1);
-        prefetch_grey(&wave[k]);
-    }
-    h->grey_n -= n;
-    return n;
+    struct mark_pool *p = m->pool;
+    if (!atomic_load_explicit(&p->hungry, memory_order_relaxed) || m->grey_n < 2 * SHARE_MIN)
+        return;
+    pool_lock(p);
+    size_t give = GS_MIN(m->grey_n / 2, p->cap - p->n);
+    for (size_t k = 0; k < give; k++)
+        p->items[p->n++] = grey_pop(m);
+    atomic_store_explicit(&p->hungry, false, memory_order_relaxed);
+    pool_unlock(p);
 }
 
-/* Scans every grey block: the next wave is fetched while this one is read. */
-static void drain_grey(struct heap *h)
+/* Scans every grey block of marker `m`, each GREY_AHEAD blocks after its
+ * lines were prefetched, and its bounds 2 * GREY_AHEAD blocks before: far
+ * enough ahead to hide a DRAM miss, near enough that the misses in flight
+ * fit the core's fill buffers. With `split`, returns early once enough is
+ * queued for a second marker (mark_drain_all). */
+#define GREY_AHEAD 8
+
+static void drain_grey(struct heap *h, struct marker *m, bool split)
 {
-    struct grey a[WAVE], b[WAVE];
-    struct grey *cur = a, *next = b;
-    size_t n_cur = take_wave(h, cur);
-    while (n_cur) {
-        size_t n_next = take_wave(h, next);
-        for (size_t k = 0; k < n_cur; k++)
-            scan_words(h, cur[k].start, cur[k].end, true);
-        flush(h);
-        if (!n_next) /* the flush may have greyed more */
-            n_next = take_wave(h, next);
-        struct grey *t = cur;
-        cur = next;
-        next = t;
-        n_cur = n_next;
+    struct in_flight pipe[GREY_AHEAD];
+    size_t in = 0, out = 0;
+    unsigned since_share = 0;
+    for (;;) {
+        bool more = m->grey_n && !(split && m->grey_n >= PARALLEL_GREY);
+        if (more && in - out < GREY_AHEAD) {
+            if (m->grey_n > GREY_AHEAD)
+                __builtin_prefetch(
+                    &h->span[m->grey[(m->grey_head + GREY_AHEAD) & (m->grey_cap - 1)]]);
+            size_t i = grey_pop(m);
+            uint64_t sp = h->span[i];
+            struct in_flight *f = &pipe[in++ % GREY_AHEAD];
+            f->start = SPAN_START(sp);
+            f->end = f->start + span_size(h, i, sp);
+            prefetch_lines(f->start, f->end);
+            continue;
+        }
+        if (in == out) { /* nothing in flight: resolve what is queued, or stop */
+            if (!m->n_cands)
+                return;
+            flush(h, m);
+            continue;
+        }
+        const struct in_flight *f = &pipe[out++ % GREY_AHEAD];
+        scan_words(h, m, f->start, f->end, true);
+        if (m->pool && ++since_share == 256) {
+            since_share = 0;
+            share(m);
+        }
     }
 }
 
-void mark_drain(struct heap *h)
+/* Takes work from the pool, waiting while other markers may still make
+ * some. returns: false when every marker ran dry (the mark is over). */
+static bool refill(struct marker *m)
 {
-    flush(h);
+    struct mark_pool *p = m->pool;
+    pool_lock(p);
+    p->idle++;
+    for (;;) {
+        if (p->n) {
+            size_t take = GS_MAX(p->n / p->markers, (size_t)1);
+            for (size_t k = 0; k < take; k++)
+                grey_push(m, p->items[--p->n]);
+            p->idle--;
+            pool_unlock(p);
+            return true;
+        }
+        if (p->idle == p->markers) {
+            pool_unlock(p);
+            return false;
+        }
+        atomic_store_explicit(&p->hungry, true, memory_order_relaxed);
+        pool_unlock(p);
+        for (int k = 0; k < 64; k++)
+            __builtin_ia32_pause();
+        pool_lock(p);
+    }
+}
+
+static void marker_run(struct heap *h, struct marker *m)
+{
+    do
+        drain_grey(h, m, false);
+    while (refill(m));
+}
+
+struct helper_arg {
+    struct heap *h;
+    struct marker *m;
+};
+
+static int helper_main(void *p)
+{
+    struct helper_arg *a = p;
+    marker_run(a->h, a->m);
+    return 0;
+}
+
+/* The strong closure with a second marker on another CPU, once the work
+ * queued makes it worth a thread. returns: false when it could not start
+ * (the caller drains alone). */
+static bool drain_parallel(struct heap *h)
+{
+    struct marker m1;
+    struct mark_pool pool = {0};
+    pool.cap = h->n + 1;
+    pool.items = sys_map(pool.cap * sizeof(uint32_t), true);
+    pool.markers = MAX_MARKERS;
+    bool ok = pool.items && marker_init(&m1, h->cap) == 0;
+    struct sys_thread t = {0};
+    struct helper_arg arg = {h, &m1};
+    if (ok) {
+        h->m.pool = m1.pool = &pool;
+        /* The helper starts with half of what is queued. */
+        while (m1.grey_n < h->m.grey_n)
+            grey_push(&m1, grey_pop(&h->m));
+        ok = sys_thread_start(&t, helper_main, &arg) == 0;
+        if (!ok) /* take the half back: nobody else will scan it */
+            while (m1.grey_n)
+                grey_push(&h->m, grey_pop(&m1));
+    }
+    if (ok) {
+        marker_run(h, &h->m);
+        sys_thread_join(&t);
+        for (size_t k = 0; k < m1.pstack_n; k++)
+            h->m.pstack[h->m.pstack_n++] = m1.pstack[k];
+    }
+    h->m.pool = NULL;
+    if (m1.grey || m1.pstack || m1.cands)
+        marker_free(&m1, h->cap);
+    sys_unmap(pool.items, pool.cap * sizeof(uint32_t));
+    return ok;
+}
+
+static void drain(struct heap *h, bool parallel)
+{
+    struct marker *m = &h->m;
+    flush(h, m);
     for (;;) {
         /* Strong closure first, so "possible" means no start-pointer path at all. */
-        drain_grey(h);
-        if (!h->pstack_n)
+        drain_grey(h, m, parallel);
+        if (parallel && m->grey_n) {
+            parallel = false; /* once: the helper has ended when it returns */
+            drain_parallel(h);
+            continue;
+        }
+        if (!m->pstack_n)
             return;
-        size_t i = h->pstack[--h->pstack_n];
+        size_t i = m->pstack[--m->pstack_n];
         if (h->state[i] != BS_POSSIBLE)
             continue; /* reached strongly meanwhile: scanned as such */
         const struct sblock *b = &h->blocks[i];
-        scan_words(h, b->start, b->start + b->size, false);
-        flush(h);
+        scan_words(h, m, b->start, b->start + b->size, false);
+        flush(h, m);
     }
 }
+
+void mark_drain(struct heap *h) { drain(h, false); }
+
+void mark_drain_all(struct heap *h) { drain(h, sys_cpus() >= 2); }
 
 void mark_for_each_edge(const struct heap *h, size_t i, void (*fn)(void *ctx, size_t j),
                         void *ctx)

@@ -40,9 +40,21 @@ struct candidate {
     bool strong;
 };
 
-/* A block to scan: reached, its words not read yet. */
-struct grey {
-    uintptr_t start, end;
+struct mark_pool;
+
+/* One marking thread's work: its FIFO of grey blocks (reached, words not
+ * read yet), its "possible" blocks, its batch of pending lookups. Every
+ * buffer holds one entry per block (mapped MAP_NORESERVE, touched as used),
+ * so a marker never maps memory once the mark has begun. */
+struct marker {
+    uint32_t *grey;          /* FIFO ring of block indices */
+    size_t grey_cap, grey_head, grey_n;
+    uint32_t *pstack;        /* pending "possible" blocks */
+    size_t pstack_n;
+    struct candidate *cands;
+    size_t n_cands;
+    const struct region *last_region;
+    struct mark_pool *pool;  /* shared with the other markers, or NULL */
 };
 
 struct region;
@@ -63,13 +75,7 @@ struct heap {
     uintptr_t lo, hi;        /* [lowest start, highest end] */
     struct region *regions;  /* open-addressing table of region maps */
     size_t n_regions_cap;
-    struct grey *grey;       /* FIFO ring of blocks to scan */
-    size_t grey_cap, grey_head, grey_n;
-    size_t *pstack;          /* pending "possible" blocks */
-    size_t pstack_cap, pstack_n;
-    struct candidate *cands; /* batch of pending lookups (see mark.c) */
-    size_t n_cands;
-    const struct region *last_region;
+    struct marker m;         /* the scanning thread's marker */
     /* Read-only file mappings, sorted (set by roots.c): where vtables are,
      * for the multiple-inheritance rule of is_start_pointer. */
     const struct root_range *vtables;
@@ -106,6 +112,9 @@ void mark_block_root(struct heap *h, size_t i);
 void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi);
 /* Propagates until both mark stacks are empty. STW. */
 void mark_drain(struct heap *h);
+/* The same, with a second marking thread on another CPU when the work is
+ * large enough to pay for it (the judging of a whole heap). */
+void mark_drain_all(struct heap *h);
 
 /* Calls fn(ctx, j) for each block j that a word of block i points into
  * (any pointer, start or interior; j may equal i). STW. */

@@ -184,7 +184,7 @@ static void judge(struct run *run, struct heap *h, struct roots *roots, const st
     double t1 = sys_now_ms();
     roots_mark(roots, h, w, run->o->self_sp);
     double t2 = sys_now_ms();
-    mark_drain(h);
+    mark_drain_all(h);
     double t3 = sys_now_ms();
     judge_marked(run, h);
     double t4 = sys_now_ms();

@@ -4,9 +4,13 @@
  * STW: yes (everything here is a plain syscall). allocates: no.
  * async-signal-safe: yes, except sys_map/sys_unmap (a spin lock, which
  * the scanning thread holds through the stop: see sys_hold_maps). */
+#define _GNU_SOURCE
 #include "sys.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -179,6 +183,52 @@ long sys_clone_snapshot(void)
 {
     long r = syscall(SYS_clone, 0L, NULL, NULL, NULL, 0L);
     return r < 0 ? -errno : r;
+}
+
+#define THREAD_STACK (256 * 1024)
+
+int sys_thread_start(struct sys_thread *t, int (*fn)(void *), void *arg)
+{
+    t->stack_size = THREAD_STACK;
+    t->stack = sys_map(t->stack_size, false);
+    if (!t->stack)
+        return ENOMEM;
+    /* The thread starts with the creator's mask: block everything around
+     * the clone, so that no signal, the program's or ours, lands on it. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    pid_t ptid = 0;
+    int r = clone(fn, (char *)t->stack + t->stack_size, flags, arg, &ptid, NULL, &t->tid);
+    int err = r < 0 ? errno : 0;
+    if (r > 0)
+        t->tid = ptid;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err) {
+        sys_unmap(t->stack, t->stack_size);
+        t->stack = NULL;
+    }
+    return err;
+}
+
+void sys_thread_join(struct sys_thread *t)
+{
+    if (!t->stack)
+        return;
+    for (pid_t tid; (tid = t->tid) != 0;)
+        sys_futex_wait((int *)&t->tid, tid, 1000000); /* the kernel wakes it; bounded anyway */
+    sys_unmap(t->stack, t->stack_size);
+    t->stack = NULL;
+}
+
+unsigned sys_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 1;
+    return (unsigned)CPU_COUNT(&set);
 }
 
 int sys_wait_snapshot(long pid)

@@ -45,6 +45,22 @@ int sys_wait_snapshot(long pid);
 /* Ends a snapshot child at once (no atexit, no stdio). */
 __attribute__((noreturn)) void sys_exit_child(int status);
 
+/* A bare thread of this process for the shim's own computation (a second
+ * marker while the world is stopped): its stack is mapped here, every
+ * signal is blocked in it, and it has no TLS of its own, so `fn` must not
+ * touch TLS or errno (it runs on the creator's). */
+struct sys_thread {
+    void *stack;
+    size_t stack_size;
+    volatile pid_t tid; /* cleared by the kernel when the thread ends */
+};
+/* returns: 0 or errno. */
+int sys_thread_start(struct sys_thread *t, int (*fn)(void *), void *arg);
+/* Waits for the thread to end and releases its stack. */
+void sys_thread_join(struct sys_thread *t);
+/* CPUs this thread may run on. */
+unsigned sys_cpus(void);
+
 pid_t sys_gettid(void);
 pid_t sys_getpid(void);
 int sys_tgkill(pid_t tgid, pid_t tid, int sig);

@@ -809,13 +809,15 @@ struct fblock {
     size_t size, csize;
 };
 
+#define ROOTS_BYTES (1u << 20)
+
 static struct {
     char *map;
     size_t map_len;
     uintptr_t base, bump, end;
     struct fblock *b;
     size_t n, cap;
-    uintptr_t *roots; /* one page of root words */
+    uintptr_t *roots; /* root words (ROOTS_BYTES) */
     size_t n_roots;
 } fh;
 
@@ -836,7 +838,7 @@ static void fheap_init(void)
     fh.bump = fh.base;
     fh.cap = 1 << 18;
     fh.b = xcalloc(fh.cap, sizeof *fh.b);
-    fh.roots = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fh.roots = mmap(NULL, ROOTS_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
 
 /* glibc: chunk size = max(32, request + 8 rounded up to 16); the user
@@ -875,7 +877,11 @@ static void fheap_reset(void)
     fh.n_roots = 0;
 }
 
-static void root_add(uintptr_t v) { fh.roots[fh.n_roots++] = v; }
+static void root_add(uintptr_t v)
+{
+    if (fh.n_roots < ROOTS_BYTES / sizeof *fh.roots)
+        fh.roots[fh.n_roots++] = v;
+}
 
 static size_t block_index(uintptr_t p)
 {
@@ -914,7 +920,7 @@ static void scan_run(struct scan *s, size_t root_block)
     mark_range(&s->h, (uintptr_t)fh.roots, (uintptr_t)(fh.roots + fh.n_roots));
     if (root_block != SIZE_MAX)
         mark_block_root(&s->h, root_block);
-    mark_drain(&s->h);
+    mark_drain_all(&s->h); /* with a second marker once enough is queued */
     for (size_t i = 0; i < s->h.n; i++) {
         s->reached += s->h.state[i] == BS_REACHED;
         s->possible += s->h.state[i] == BS_POSSIBLE;
@@ -1583,6 +1589,10 @@ static void test_random_graphs(void)
     random_graph_case(6, 3000, 8, 300);
     for (uint64_t seed = 10; seed < 20; seed++)
         random_graph_case(seed, 200 + seed * 37, (unsigned)(seed % 4), seed % 5);
+    /* Large enough that mark_drain_all starts its second marker. */
+    random_graph_case(30, 60000, 3, 20);
+    random_graph_case(31, 120000, 4, 200);
+    random_graph_case(32, 80000, 4, 30000);
 }
 
 /* ---- Main ---- */
