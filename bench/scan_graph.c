@@ -2,7 +2,7 @@
  * scan_graph: a heap of N small blocks forming a random pointer graph, all reachable from one
  * global root, then a normal exit, so a leak checker's exit-time check has to mark N blocks.
  *
- *   scan_graph [-n BLOCKS] [-s SEED]
+ *   scan_graph [-n BLOCKS] [-s SEED] [-c COLLECTS]
  *
  * Heap shape (the same as ../shared/FACTS.md's mark benchmark):
  *   - BLOCKS blocks of 16..256 B in 8-byte steps (136 B on average);
@@ -14,6 +14,11 @@
  * Prints build_s (time to build the heap) and main_return_mono, the CLOCK_MONOTONIC time at
  * which main returns; bench/run takes the time from there to the child's exit as the exit
  * phase (the checker's whole exit-time work plus process teardown).
+ *
+ * -c COLLECTS: instead of returning from main, run that many on-demand collections on the built
+ * heap (gs_collect() under guardshim, __lsan_do_recoverable_leak_check() under a preloaded
+ * LeakSanitizer), print "collect_ms=W" (wall time) for each and "collector=NAME", then _exit(0):
+ * no exit-time check, no teardown. Without either it prints "collector=none".
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -21,6 +26,10 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../include/guardshim.h"
+
+int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
 void *volatile scan_graph_root; /* the only root of the graph (in .bss) */
 
@@ -40,17 +49,41 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* -c: on-demand collections of the whole heap, timed one by one. */
+static void collect_and_exit(int collects)
+{
+	const char *name = "none";
+	for (int i = 0; i < collects; i++) {
+		double t0 = now();
+		if (gs_active && gs_active()) {
+			gs_collect();
+			name = "guardshim";
+		} else if (__lsan_do_recoverable_leak_check) {
+			__lsan_do_recoverable_leak_check();
+			name = "lsan";
+		} else {
+			break;
+		}
+		printf("collect_ms=%.3f\n", (now() - t0) * 1e3);
+	}
+	printf("collector=%s\n", name);
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	long n = 1000000;
+	int collects = 0;
 	uint64_t rng = 0x2545F4914F6CDD1Dull;
 	int opt;
-	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:c:")) != -1) {
 		switch (opt) {
 		case 'n': n = atol(optarg); break;
 		case 's': rng ^= strtoull(optarg, NULL, 0) * 0x9E3779B97F4A7C15ull; break;
+		case 'c': collects = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-n blocks] [-s seed]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-n blocks] [-s seed] [-c collects]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -106,6 +139,8 @@ int main(int argc, char **argv)
 	free(blk); /* the index array must not act as a second root */
 	double t1 = now();
 	printf("blocks=%ld build_s=%.3f\n", n, t1 - t0);
+	if (collects > 0)
+		collect_and_exit(collects);
 	printf("main_return_mono=%.6f\n", now());
 	fflush(stdout);
 	return 0;
