@@ -179,7 +179,7 @@ static bool grow_locked(struct shard *s)
     size_t ncap = s->cap ? s->cap * 2 : MIN_CAP;
     size_t nbuckets = ncap / BUCKET_SLOTS;
     size_t spill_bytes = (nbuckets + 63) / 64 * sizeof(uint64_t);
-    struct slot *ns = sys_map(ncap * sizeof(struct slot), false);
+    struct slot *ns = sys_map_filled(ncap * sizeof(struct slot));
     uint64_t *nsp = sys_map(spill_bytes, false);
     if (!ns || !nsp) {
         sys_unmap(ns, ncap * sizeof(struct slot));

@@ -71,6 +71,11 @@ void *sys_map(size_t len, bool noreserve)
     return map_flags(len, MAP_PRIVATE | MAP_ANONYMOUS | (noreserve ? MAP_NORESERVE : 0));
 }
 
+void *sys_map_filled(size_t len)
+{
+    return map_flags(len, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE);
+}
+
 void *sys_map_shared(size_t len)
 {
     return map_flags(len, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE);

