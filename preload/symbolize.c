@@ -4,12 +4,17 @@
  * overlap (in address) a later one loaded where it was; each Dwfl reports
  * its single ELF at bias 0 with add_p_vaddr, so it is queried with the
  * link-time address `pc - module.base`, which is also right for non-PIE
- * executables (base 0). Results are cached in an open-addressing table
- * keyed by (module, looked-up address). C++ names are demangled by the
- * process's own libstdc++ (`__cxa_demangle`, found once per session).
+ * executables (base 0). Function names come from a per-module index of
+ * the symbol table (symindex.h), built when the module is opened: libdw's
+ * own `dwfl_module_addrname` walks the whole table per address, which made
+ * 5,000 distinct stacks cost most of a second. file:line stay with
+ * `dwfl_module_getsrc`, which libdw indexes itself. Results are cached in
+ * an open-addressing table keyed by (module, looked-up address). C++
+ * names are demangled by the process's own libstdc++ (`__cxa_demangle`,
+ * found once per session).
  * locks: none (one session at a time, see symbolize.h). STW: never.
- * allocates: sys_map for the tables and a string arena; libdw and the
- * demangler malloc (glibc, untracked).
+ * allocates: sys_map for the tables, the symbol indexes and a string
+ * arena; libdw, the demangler and qsort malloc (glibc, untracked).
  * async-signal-safe: no. */
 #define _GNU_SOURCE
 #include "symbolize.h"
@@ -23,6 +28,7 @@
 
 #include "log.h"
 #include "modules.h"
+#include "symindex.h"
 #include "sys.h"
 
 #define SYM_MODULES 65536 /* every uint16_t module index */
@@ -34,6 +40,8 @@ enum mod_state { MOD_UNTRIED = 0, MOD_OK, MOD_FAILED };
 struct mod_sym {
     Dwfl *dwfl;
     Dwfl_Module *mod;
+    struct symindex ix; /* ix.ents NULL (no symbol table, no memory): libdw's walk names */
+    size_t ix_cap;      /* entries mapped at ix.ents */
     uint8_t state;
 };
 
@@ -118,9 +126,11 @@ void symbolize_end(void)
     if (!sym.active)
         return;
     if (sym.mods) {
-        for (size_t i = 0; i < SYM_MODULES; i++)
+        for (size_t i = 0; i < SYM_MODULES; i++) {
             if (sym.mods[i].dwfl)
                 dwfl_end(sym.mods[i].dwfl);
+            sys_unmap(sym.mods[i].ix.ents, sym.mods[i].ix_cap * sizeof *sym.mods[i].ix.ents);
+        }
         sys_unmap(sym.mods, SYM_MODULES * sizeof *sym.mods);
     }
     sys_unmap(sym.cache, sym.cap * sizeof *sym.cache);
@@ -162,6 +172,12 @@ static bool open_module(struct mod_sym *ms, const struct module *m)
         log_info(1, "symbolize: '%s' changed on disk since it was loaded; not symbolised", path);
         return false;
     }
+    ms->ix_cap = symindex_capacity(ms->mod);
+    struct symindex_ent *ents = ms->ix_cap ? sys_map(ms->ix_cap * sizeof *ents, true) : NULL;
+    if (ents)
+        symindex_build(&ms->ix, ms->mod, ents, ms->ix_cap);
+    else
+        ms->ix_cap = 0;
     return true;
 }
 
@@ -312,7 +328,9 @@ static const char *demangle(const char *name)
 
 static void lookup(struct mod_sym *ms, GElf_Addr addr, struct sym_frame *out)
 {
-    out->function = strip_version(dwfl_module_addrname(ms->mod, addr));
+    const char *name = ms->ix.ents ? symindex_lookup(&ms->ix, ms->mod, addr)
+                                   : dwfl_module_addrname(ms->mod, addr);
+    out->function = strip_version(name);
     const char *readable = demangle(out->function);
     if (readable) {
         out->mangled = out->function;

@@ -37,6 +37,20 @@ bats_require_minimum_version 1.5.0
 	assert_output "$GS_PROGS/leak_direct"
 }
 
+@test "the frame below main is libc's __libc_start_call_main, with file and line from libc's debuginfo (#2)" {
+	run -23 gs_run leak_direct leak
+	read -r libc id < <(gs_jq '[.leaks[0].stack[] | select(.module | test("/libc\\.so\\.6$"))][0] | "\(.module) \(.build_id)"')
+	dbg="/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+	[ -r "$dbg" ] || skip "no debuginfo for $libc (Debian: libc6-dbg)"
+	run gs_jq '.leaks[0].stack | (map(.function) | index("main")) as $i | .[$i + 1]
+		| "\(.function) \(.file | split("/") | last) \(.line | type) \(.module | split("/") | last)"'
+	assert_output "__libc_start_call_main libc_start_call_main.h number libc.so.6"
+	# Control: a local symbol of the debuginfo's table, absent from libc.so.6's
+	# own dynamic symbols, so it was found in the table walked second.
+	run -0 grep -Ec ' LOCAL .* __libc_start_call_main$' <(readelf -sW "$dbg")
+	run -1 grep -w __libc_start_call_main <(readelf -W --dyn-syms "$libc")
+}
+
 @test "the report file is created with mode 0600 (#2)" {
 	run -23 gs_run leak_direct leak
 	assert_equal "$(stat -c %a "$(gs_report)")" 600

@@ -111,6 +111,39 @@ report_of() {
 	assert_line --regexp '^    #1 0x[0-9a-f]+ \(leak_direct\+0x[0-9a-f]+\)$'
 }
 
+@test "bare frames in the program, the shim and libc get back the function, file and line the shim gave them (#5)" {
+	r="$(report_of leak_direct)"
+	jq -c '.leaks[].stack[] |= {pc, module: .module, offset, build_id}' "$r" >"$BATS_TEST_TMPDIR/bare.json"
+	names='[.leaks[] | [.stack[] | [(.module | split("/") | last), .function, .file, .line]]] | sort'
+	want="$(jq -c "$names" "$r")"
+	# The shim's report reaches into every kind of module, named.
+	assert_equal "$(jq -r '[.[][] | select(.[1]) | .[0]] | unique | join(" ")' <<<"$want")" \
+		"leak_direct libc.so.6 libguardshim.so"
+	run -0 --separate-stderr gsc report -f json "$BATS_TEST_TMPDIR/bare.json"
+	assert_equal "$(jq -c "$names" <<<"$output")" "$want"
+	# Control: without symbolising, no frame has a name.
+	run -0 --separate-stderr gsc report -f json --no-symbolize "$BATS_TEST_TMPDIR/bare.json"
+	assert_equal "$(jq '[.leaks[].stack[] | select(.function)] | length' <<<"$output")" 0
+}
+
+@test "an address that global and local aliases share is named by a global, as libdw names it (#5)" {
+	r="$(report_of leak_direct)"
+	read -r libc id < <(jq -r '[.leaks[0].stack[] | select(.module | test("/libc\\.so\\.6$"))][0] | "\(.module) \(.build_id)"' "$r")
+	dbg="/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+	[ -r "$dbg" ] || skip "no debuginfo for $libc (Debian: libc6-dbg)"
+	syms="$(readelf -sW "$dbg")"
+	addr="$(awk '$8 == "malloc" && $5 == "GLOBAL" { print $2 }' <<<"$syms")"
+	globals="$(awk -v a="$addr" '$2 == a && $4 == "FUNC" && $5 != "LOCAL" { print $8 }' <<<"$syms")"
+	# Control: locals start there too (__GI___libc_malloc, __malloc), ahead of the globals in the table.
+	run -0 awk -v a="$addr" '$2 == a && $4 == "FUNC" && $5 == "LOCAL" { n++ } END { exit n < 1 }' <<<"$syms"
+	off="$(printf '0x%x' "0x$addr")"
+	jq -c --arg m "$libc" --arg o "$off" --arg b "$id" \
+		'.leaks |= [.[0] | .stack = [{pc: $o, module: $m, offset: $o, build_id: $b}]]' "$r" >"$BATS_TEST_TMPDIR/alias.json"
+	run -0 --separate-stderr gsc report -f json "$BATS_TEST_TMPDIR/alias.json"
+	name="$(jq -r '.leaks[0].stack[0].function' <<<"$output")"
+	grep -qxF "$name" <<<"$globals" || fail "$off named '$name', not one of the globals: $(echo $globals)"
+}
+
 @test "a frame whose module is a FIFO, a device or a directory is left bare instead of hanging the reader (#5)" {
 	r="$(report_of leak_direct)"
 	d="$BATS_TEST_TMPDIR"
