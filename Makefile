@@ -34,7 +34,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 DEBS := libunwind-dev uthash-dev libdw-dev libelf-dev libjansson-dev bats bats-support \
         bats-assert jq gcc g++ make pkg-config libxml2-utils chromium clang libclang-rt-14-dev \
-        sqlite3 git python3 man-db libpython3.11-testsuite
+        sqlite3 git python3 man-db libpython3.11-testsuite libc6-dbg libgc-dev
 
 .PHONY: all deps demo check test test-bats test-unit check-exports bench clean install uninstall
 all: $(B)/libguardshim.so $(if $(TOOL_SRC),$(B)/guardshim) $(EXAMPLES)
