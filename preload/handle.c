@@ -227,15 +227,34 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
      * block finds it in the table and never asks. Only an untracked block
      * at that address (handle_forget_freed_try) must clear it. */
     hot_lock(&s->lock);
-    struct slot *sl = find_locked(s, key);
+    /* One pass over the first bucket finds a stale handle of this address
+     * or the empty slot the new one goes to; only a spilled bucket makes
+     * the second worth a look. */
+    struct slot *sl = NULL, *empty = NULL;
+    size_t b1 = s->slots ? first_bucket(s, key) : 0;
+    if (s->slots) {
+        struct slot *bk = &s->slots[b1 * BUCKET_SLOTS];
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            uint64_t w0 = bk[i].w0;
+            if (!w0)
+                empty = empty ? empty : &bk[i];
+            else if ((w0 & PTR_MASK) == key)
+                sl = &bk[i];
+        }
+        if (!sl && is_spilled(s, b1))
+            sl = find_in(s, second_bucket(s, key), key);
+    }
     if (sl) {
         /* A stale handle: the block was freed behind the shim's back (a free
          * made while the shim was re-entered). The new block replaces it. */
         s->live_bytes -= (size_t)(sl->w1 & HANDLE_MAX_SIZE);
         s->frees++; /* keeps allocs - frees == live */
         *sl = v;
+    } else if (empty && GS_LIKELY((s->count + 1) * 10 <= s->cap * 9)) {
+        *empty = v;
+        s->count++;
     } else {
-        if (GS_UNLIKELY((s->count + 1) * 10 > s->cap * 9) && !grow_locked(s)) {
+        if ((s->count + 1) * 10 > s->cap * 9 && !grow_locked(s)) {
             hot_unlock(&s->lock);
             return false;
         }
