@@ -7,9 +7,10 @@
  * A key goes to its second bucket only when the first is full, and the
  * first bucket then says so (`spilled`), so a lookup or a free reads one
  * line almost always. A free just clears its slot. The table holds up to
- * 90% of its slots (one 16-byte handle per block, 24 bytes a block on
- * average over the growth cycle) and doubles, into a fresh sys_map, when
- * fuller or when a cuckoo path runs too long.
+ * 95% of its slots and grows by half (bucket counts are not powers of
+ * two: a multiply maps a hash onto them), into a fresh sys_map, when
+ * fuller or when a cuckoo path runs too long: 16-byte handles at 63-95%
+ * load are 17-25 bytes a block, 20 on average.
  * locks: one hotlock (lock.h) per shard; shard structs are cache-line aligned.
  * STW: enumeration only (handle_for_each_locked). allocates: sys_map. */
 #include "handle.h"
@@ -44,7 +45,7 @@ struct freed_slot {
 struct shard {
     struct hotlock lock;
     struct freed_slot *freed; /* FREED_SLOTS entries, mapped on first free */
-    uint32_t shift;         /* 64 - log2(buckets) */
+    size_t buckets;         /* cap / BUCKET_SLOTS */
     size_t cap, count;      /* slots, used slots */
     struct slot *slots;     /* cap / BUCKET_SLOTS buckets */
     uint64_t *spilled;      /* bit b: bucket b's keys may have gone to their second bucket */
@@ -64,20 +65,24 @@ static inline struct shard *shard_of(uintptr_t ptr)
 static inline uint64_t key_of(uintptr_t ptr) { return (ptr >> 4) ^ PTR_MASK; }
 static inline uintptr_t ptr_of(uint64_t w0) { return ((w0 & PTR_MASK) ^ PTR_MASK) << 4; }
 
-static inline size_t buckets_of(const struct shard *s) { return s->cap / BUCKET_SLOTS; }
+/* A 64-bit hash onto [0, n): the high half of hash * n (Lemire). */
+static inline size_t reduce(uint64_t hash, size_t n)
+{
+    return (size_t)(((unsigned __int128)hash * n) >> 64);
+}
 
 /* The first bucket: the page is hashed, its 64-byte line added, so a page
  * maps to a run of buckets and neighbouring blocks share one. */
 static inline size_t first_bucket(const struct shard *s, uint64_t key)
 {
     uint64_t page = key >> 8;
-    return (size_t)(((page * 0x9E3779B97F4A7C15ull) >> s->shift) + ((key & 0xff) >> 2)) &
-           (buckets_of(s) - 1);
+    size_t b = reduce(page * 0x9E3779B97F4A7C15ull, s->buckets) + ((key & 0xff) >> 2);
+    return b < s->buckets ? b : b - s->buckets; /* at most 64 past the end: buckets >= 256 */
 }
 
 static inline size_t second_bucket(const struct shard *s, uint64_t key)
 {
-    return (size_t)((key * 0xff51afd7ed558ccdull) >> s->shift);
+    return reduce(key * 0xff51afd7ed558ccdull, s->buckets);
 }
 
 static inline bool is_spilled(const struct shard *s, size_t b)
@@ -136,47 +141,40 @@ static struct slot *empty_in(struct shard *s, size_t b)
     return NULL;
 }
 
-/* Places a key that is not in the table. returns: false when the cuckoo
- * path grew too long (the table must grow; `v` is then the handle left
- * over, which may be another than the one given). */
+/* Places a key that is not in the table: into an empty slot of either of
+ * its buckets, else it takes a slot of one of them, and the handle thrown
+ * out goes on to its other bucket (a random-walk cuckoo insertion).
+ * returns: false when the walk ran too long (the table must grow; `v` is
+ * then the handle left over, which may be another than the one given). */
 static bool place_locked(struct shard *s, struct slot *v)
 {
+    size_t from = SIZE_MAX; /* the bucket the current handle was thrown out of */
     for (int kicks = 0; kicks < MAX_KICKS; kicks++) {
         uint64_t key = v->w0 & PTR_MASK;
-        size_t b1 = first_bucket(s, key);
+        size_t b1 = first_bucket(s, key), b2 = second_bucket(s, key);
         struct slot *sl = empty_in(s, b1);
-        if (!sl) {
+        if (!sl && (sl = empty_in(s, b2)))
             s->spilled[b1 / 64] |= 1ull << (b1 % 64);
-            sl = empty_in(s, second_bucket(s, key));
-        }
         if (sl) {
             *sl = *v;
             return true;
         }
-        /* Both full: evict a slot of the first bucket; its key moves on to
-         * the other bucket it may live in. */
-        struct slot *victim = &s->slots[b1 * BUCKET_SLOTS + (s->kick++ % BUCKET_SLOTS)];
+        size_t target = from == b1 ? b2 : from == b2 ? b1 : (s->kick & 4) ? b2 : b1;
+        if (target == b2)
+            s->spilled[b1 / 64] |= 1ull << (b1 % 64);
+        struct slot *victim = &s->slots[target * BUCKET_SLOTS + (s->kick++ % BUCKET_SLOTS)];
         struct slot out = *victim;
         *victim = *v;
         *v = out;
-        uint64_t vk = v->w0 & PTR_MASK;
-        if (first_bucket(s, vk) == b1) {
-            /* its first bucket was b1: try its second directly */
-            size_t b2 = second_bucket(s, vk);
-            s->spilled[b1 / 64] |= 1ull << (b1 % 64);
-            struct slot *e = empty_in(s, b2);
-            if (e) {
-                *e = *v;
-                return true;
-            }
-        }
+        from = target;
     }
     return false;
 }
 
-static bool grow_locked(struct shard *s)
+/* Rehashes into `ncap` slots. returns: false (table unchanged) when out
+ * of memory or when a cuckoo path ran too long. */
+static bool rehash_locked(struct shard *s, size_t ncap)
 {
-    size_t ncap = s->cap ? s->cap * 2 : MIN_CAP;
     size_t nbuckets = ncap / BUCKET_SLOTS;
     size_t spill_bytes = (nbuckets + 63) / 64 * sizeof(uint64_t);
     struct slot *ns = sys_map_filled(ncap * sizeof(struct slot));
@@ -186,31 +184,39 @@ static bool grow_locked(struct shard *s)
         sys_unmap(nsp, spill_bytes);
         return false;
     }
-    struct slot *old = s->slots;
-    uint64_t *old_spilled = s->spilled;
-    size_t ocap = s->cap;
+    struct shard old = *s;
     s->slots = ns;
     s->spilled = nsp;
     s->cap = ncap;
-    s->shift = 64 - (uint32_t)__builtin_ctzll(nbuckets);
+    s->buckets = nbuckets;
     bool ok = true;
-    for (size_t i = 0; i < ocap && ok; i++) {
-        struct slot v = old[i];
+    for (size_t i = 0; i < old.cap && ok; i++) {
+        struct slot v = old.slots[i];
         if (v.w0)
             ok = place_locked(s, &v);
     }
-    if (!ok) { /* a cuckoo cycle even at half load: keep the old table */
-        s->slots = old;
-        s->spilled = old_spilled;
-        s->cap = ocap;
-        s->shift = ocap ? 64 - (uint32_t)__builtin_ctzll(ocap / BUCKET_SLOTS) : 0;
-        sys_unmap(ns, ncap * sizeof(struct slot));
-        sys_unmap(nsp, spill_bytes);
-        return false;
+    struct slot *drop = ok ? old.slots : ns;
+    uint64_t *drop_spilled = ok ? old.spilled : nsp;
+    size_t drop_cap = ok ? old.cap : ncap;
+    if (!ok) {
+        s->slots = old.slots;
+        s->spilled = old.spilled;
+        s->cap = old.cap;
+        s->buckets = old.buckets;
     }
-    sys_unmap(old, ocap * sizeof(struct slot));
-    sys_unmap(old_spilled, (ocap / BUCKET_SLOTS + 63) / 64 * sizeof(uint64_t));
-    return true;
+    sys_unmap(drop, drop_cap * sizeof(struct slot));
+    sys_unmap(drop_spilled, (drop_cap / BUCKET_SLOTS + 63) / 64 * sizeof(uint64_t));
+    return ok;
+}
+
+/* Grows by half; a rehash whose cuckoo path runs too long (not seen at
+ * the new table's 63% load) retries at twice the size. */
+static bool grow_locked(struct shard *s)
+{
+    if (!s->cap)
+        return rehash_locked(s, MIN_CAP);
+    size_t half = (s->cap + s->cap / 2 + BUCKET_SLOTS - 1) / BUCKET_SLOTS * BUCKET_SLOTS;
+    return rehash_locked(s, half) || rehash_locked(s, 2 * s->cap);
 }
 
 static inline struct freed_slot *freed_slot_of(struct shard *s, uint64_t key)
@@ -250,11 +256,11 @@ bool handle_insert(uintptr_t ptr, size_t size, stack_id stack, uint32_t flags, u
         s->live_bytes -= (size_t)(sl->w1 & HANDLE_MAX_SIZE);
         s->frees++; /* keeps allocs - frees == live */
         *sl = v;
-    } else if (empty && GS_LIKELY((s->count + 1) * 10 <= s->cap * 9)) {
+    } else if (empty && GS_LIKELY((s->count + 1) * 20 <= s->cap * 19)) {
         *empty = v;
         s->count++;
     } else {
-        if ((s->count + 1) * 10 > s->cap * 9 && !grow_locked(s)) {
+        if ((s->count + 1) * 20 > s->cap * 19 && !grow_locked(s)) {
             hot_unlock(&s->lock);
             return false;
         }
