@@ -182,3 +182,12 @@ stress_check() {
 	stress_expect 3
 	assert_line "child stuck"
 }
+
+@test "scans stop threads that are inside libunwind (which blocks signals while it waits for the loader lock a scan holds): none is given up on (#4, #7)" {
+	EXTRA_OPTS="verbosity=1" stress_run stress_stop_unwinding
+	[ "$status" -eq 0 ]
+	assert_line "collections 60"
+	run grep -c "did not stop" "$BATS_TEST_TMPDIR/stderr"
+	assert_output "0"
+	assert_clean_report
+}
