@@ -2,22 +2,24 @@
  * mark.c: heap snapshot, granule index and conservative mark (mark.h).
  * locks: none itself; heap_build needs the handle locks held by the caller.
  * The mark is latency-bound: every edge is a random access to the index
- * and to the block it names. It runs as a software pipeline over waves of
- * grey blocks taken from a FIFO: the next wave's lines are prefetched
- * while the current wave is scanned; the words that pass the range filter
+ * and to the block it names. It runs as a software pipeline: grey blocks
+ * come off a FIFO with their bounds prefetched two stages and their lines
+ * one stage before they are scanned; the words that pass the range filter
  * are queued with their granule slot prefetched, then resolved with the
- * compact bounds and states prefetched (FACTS: batched prefetch is 2-3x
- * faster than one lookup at a time). The index (2% of the heap), the
- * bounds (8 bytes a block) and the states (1 byte) stay cache-resident far
- * longer than the 24-byte snapshot entries, which the mark never reads.
+ * compact bounds and states prefetched a few candidates ahead (FACTS:
+ * batched prefetch is 2-3x faster than one lookup at a time). The index
+ * (2% of the heap), the bounds (8 bytes a block) and the states (1 byte)
+ * stay cache-resident far longer than the 24-byte snapshot entries, which
+ * the mark never reads. A big mark gets a second marker thread on the
+ * other CPU (mark_drain_all).
  * STW: yes (after heap_build). allocates: sys_map only. */
 #include "mark.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "glibc.h"
-#include <stdatomic.h>
 #include "handle.h"
 #include "sys.h"
 

@@ -8,8 +8,10 @@
  * block" is then a range check, a region lookup, one load and a short
  * forward search: O(1), no hashing of the table.
  * A pointer to a block's start reaches it; any other interior pointer
- * reaches it only "possibly" (but see is_start_pointer in mark.c). All memory is sys_map'd before the world
- * stops; everything here is STW-safe and allocation-free once built. */
+ * reaches it only "possibly" (but see is_start_pointer in mark.c).
+ * Memory comes from sys_map only, by the scanning thread (which holds the
+ * mapping table through the stop); the marking itself, on either marker
+ * thread, maps nothing. STW-safe. */
 #ifndef GS_MARK_H
 #define GS_MARK_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * unwind.c: stack capture with a verified per-thread cache (see unwind.h).
+ * unwind.c: stack capture with a verified stack cache (see unwind.h).
  *
  * Hit: (entry, ra0, cfa0) names a cached stack whose return-address slots
  * are re-read; all holding their cached PCs is a hit. Why that is exact:

@@ -2,18 +2,20 @@
  * unwind.h: allocation stacks. Frame 0 is the shim entry point the program
  * called (malloc, calloc, operator new, ...); frame 1 is its caller.
  *
- * The fast path does not unwind: a per-thread cache maps (entry, return
- * address, caller's CFA) to the stack id found last time, and verifies it
- * by re-reading the return-address slot of every cached frame (each must
- * still hold the cached PC). Only a miss runs libunwind (DWARF CFI), so
- * stacks stay exact while hot call sites cost a few loads.
+ * The fast path does not unwind: a stack cache names the stack found last
+ * time for this call chain, and it is verified by re-reading the
+ * return-address slot of every frame (each must still hold the stored PC,
+ * the slots kept relative to the caller's CFA in the depot). Only a miss
+ * runs libunwind (its fast trace; DWARF CFI), so stacks stay exact while
+ * hot call sites cost a few loads.
  * locks: none on a hit; depot lock on a miss. STW: no. Not signal-safe. */
 #ifndef GS_UNWIND_H
 #define GS_UNWIND_H
 
 #include "depot.h"
 
-/* Sets libunwind's caching policy. returns: 0. */
+/* Sets libunwind's caching policy and has it create its pthread key now.
+ * returns: 0. */
 int unwind_init(void);
 
 /* The stack id of the current allocation. `entry` is the address of the
