@@ -66,7 +66,7 @@ $(B)/tests/%: tests/programs/%.c include/guardshim.h tests/programs/gs_test.h
 	@mkdir -p $(@D)
 	$(CC) $(TPROG_CFLAGS) -o $@ $< -ldl -Wl,-rpath,'$$ORIGIN'
 
-$(B)/tests/%: tests/programs/%.cpp
+$(B)/tests/%: tests/programs/%.cpp tests/programs/gs_test.h
 	@mkdir -p $(@D)
 	$(CXX) $(TPROG_CFLAGS) -o $@ $< -ldl
 

@@ -8,6 +8,8 @@
 #ifndef GS_TEST_H
 #define GS_TEST_H
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,32 @@ static GS_NOINLINE GS_UNUSED void gs_test_clear_stack(void)
 	for (size_t i = 0; i < sizeof buf; i++)
 		buf[i] = 0;
 #endif
+}
+
+static sem_t gs_test_held;
+
+static void *gs_test_holder(void *fn)
+{
+	((void (*)(void))fn)();
+	gs_test_clear_stack();
+	sem_post(&gs_test_held);
+	for (;;)
+		pause(); /* blocked for good: the process exits around it */
+	return NULL;
+}
+
+/* Runs `fn` on a new thread that then wipes its dead stack and blocks for
+ * good: a live thread whose stack, registers and TLS are roots. Returns once
+ * `fn` has run. returns: 0, or 2 when the thread cannot start. */
+static GS_UNUSED int gs_test_hold_thread(void (*fn)(void))
+{
+	pthread_t t;
+	sem_init(&gs_test_held, 0, 0);
+	if (pthread_create(&t, NULL, gs_test_holder, (void *)fn) != 0)
+		return 2;
+	while (sem_wait(&gs_test_held) != 0)
+		;
+	return 0;
 }
 
 /* LSan's print_address: "<what> <pointer>" on stdout, flushed. */

@@ -1,5 +1,6 @@
 /* Proves: the aligned (std::align_val_t) and nothrow forms of C++ operator new and new[] are tracked with the C++ caller, keep their alignment, and the matching aligned, sized and nothrow deletes release them
  * Expect: leak → `direct leak_new_aligned 192 1` (frame #0 `operator new(unsigned long, std::align_val_t)`), `direct leak_new_aligned_array 384 1` (`operator new[](unsigned long, std::align_val_t)`), `direct leak_new_aligned_nothrow 192 1` (`operator new(unsigned long, std::align_val_t, std::nothrow_t const&)`), `direct leak_new_nothrow 40 1` (`operator new(unsigned long, std::nothrow_t const&)`), `direct leak_new_nothrow_array 60 1` (`operator new[](unsigned long, std::nothrow_t const&)`); prints "aligned 1"; free → leaks:[] */
+#include "gs_test.h"
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -44,18 +45,6 @@ extern "C" __attribute__((noinline)) int *leak_new_nothrow_array(void)
 
 static int aligned64(const void *p) { return ((std::uintptr_t)p & 63) == 0; }
 
-/* As gs_test_clear_stack() in gs_test.h: zero the 64 KiB of dead stack below the caller. */
-__attribute__((noinline)) static void clear_stack(void)
-{
-	__asm__ volatile("mov %%rsp, %%rdi\n\t"
-			 "sub $65536, %%rdi\n\t"
-			 "mov $8192, %%rcx\n\t"
-			 "xor %%eax, %%eax\n\t"
-			 "cld\n\t"
-			 "rep stosq"
-			 ::: "rdi", "rcx", "rax", "memory", "cc");
-}
-
 /* usage: leak_cpp_aligned_nothrow [leak|free] */
 int main(int argc, char **argv)
 {
@@ -80,6 +69,6 @@ int main(int argc, char **argv)
 	nothrow_sink = nullptr;
 	nothrow_array_sink = nullptr;
 	std::fflush(stdout);
-	clear_stack();
+	gs_test_clear_stack();
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* Proves: C++ frames are reported demangled, as LeakSanitizer shows them (a namespaced static method, a class template's method, operator new and new[]), with the raw symbol in "mangled", so LSan suppressions by either name match
  * Expect: leak → `direct ns::Widget::make_buffer() 41 1` (frame #0 `operator new[](unsigned long)`, mangled `_Znam`) and `direct ns::Registry<int>::add(int) 24 1` (frame #0 `operator new(unsigned long)`, mangled `_Znwm`); free → leaks:[]; dlerror → the same two records in a gs_check_leaks report ("records 2"), and the program's pending dlerror() survives it ("dlerror kept 1") */
+#include "gs_test.h"
 #include "guardshim.h"
 #include <cstdio>
 #include <cstring>
@@ -37,18 +38,6 @@ template struct Registry<int>;
 static char *volatile buffer_sink;
 static ns::Registry<int>::Entry *volatile entry_sink;
 
-/* As gs_test_clear_stack() in gs_test.h: zero the 64 KiB of dead stack below the caller. */
-__attribute__((noinline)) static void clear_stack(void)
-{
-	__asm__ volatile("mov %%rsp, %%rdi\n\t"
-			 "sub $65536, %%rdi\n\t"
-			 "mov $8192, %%rcx\n\t"
-			 "xor %%eax, %%eax\n\t"
-			 "cld\n\t"
-			 "rep stosq"
-			 ::: "rdi", "rcx", "rax", "memory", "cc");
-}
-
 /* usage: leak_cpp_demangle [leak|free|dlerror] */
 int main(int argc, char **argv)
 {
@@ -65,7 +54,7 @@ int main(int argc, char **argv)
 		entry_sink = nullptr;
 		if (dlopen("/nonexistent/libguardshim-test.so", RTLD_NOW))
 			return 2;
-		clear_stack();
+		gs_test_clear_stack();
 		std::size_t records = gs_check_leaks ? gs_check_leaks() : 0;
 		const char *err = dlerror();
 		std::printf("records %zu\n", records);
@@ -77,6 +66,6 @@ int main(int argc, char **argv)
 	}
 	buffer_sink = nullptr;
 	entry_sink = nullptr;
-	clear_stack();
+	gs_test_clear_stack();
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* Proves: an object of a class with two polymorphic bases, `C : A, B`, reached only through a `B *` (which points 16 bytes into the block, at the B subobject) is reachable, as LeakSanitizer and Valgrind (multipleinheritance heuristic) say
  * Expect: keep (a global B * into the object) → leaks:[]; drop (no pointer) → `direct alloc_multiple_inheritance_40 40 1`; the program prints "B at offset 16 of 40" */
+#include "gs_test.h"
 #include <cstdio>
 #include <cstring>
 
@@ -30,18 +31,6 @@ extern "C" __attribute__((noinline)) long alloc_multiple_inheritance_40(bool kee
 	return offset;
 }
 
-/* As gs_test_clear_stack() in gs_test.h: zero the 64 KiB of dead stack below the caller. */
-__attribute__((noinline)) static void clear_stack(void)
-{
-	__asm__ volatile("mov %%rsp, %%rdi\n\t"
-			 "sub $65536, %%rdi\n\t"
-			 "mov $8192, %%rcx\n\t"
-			 "xor %%eax, %%eax\n\t"
-			 "cld\n\t"
-			 "rep stosq"
-			 ::: "rdi", "rcx", "rax", "memory", "cc");
-}
-
 /* usage: leak_cpp_multiple_inheritance keep|drop */
 int main(int argc, char **argv)
 {
@@ -51,6 +40,6 @@ int main(int argc, char **argv)
 	long offset = alloc_multiple_inheritance_40(std::strcmp(mode, "keep") == 0);
 	std::printf("B at offset %ld of %zu\n", offset, sizeof(C));
 	std::fflush(stdout);
-	clear_stack();
+	gs_test_clear_stack();
 	return 0;
 }

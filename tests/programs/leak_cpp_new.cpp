@@ -1,12 +1,12 @@
 /* Proves: C++ operator new and new[] are tracked (frame #0 _Znwm/_Znam) and leaks name the C++ caller
  * Expect: leak → `direct leak_new_array_cookie 56 1`, `direct leak_new_ints 100 1`, `direct leak_new_node 40 1`; free → leaks:[] */
+#include "gs_test.h"
 #include <cstdio>
 #include <cstring>
 #include <unistd.h>
 
 struct Node { Node *next; long a, b, c, d; };                 /* 40 bytes */
 struct Tracked { long x, y; ~Tracked() { x = 0; } };          /* 16 bytes, non-trivial dtor: new[] adds an 8-byte cookie */
-
 
 extern "C" __attribute__((noinline)) Node *leak_new_node(void)
 {
@@ -21,18 +21,6 @@ extern "C" __attribute__((noinline)) int *leak_new_ints(void)
 extern "C" __attribute__((noinline)) Tracked *leak_new_array_cookie(void)
 {
 	return new Tracked[3];                            /* 3*16 + 8 = 56 bytes */
-}
-
-/* As gs_test_clear_stack() in gs_test.h: zero the 64 KiB of dead stack below the caller. */
-__attribute__((noinline)) static void clear_stack(void)
-{
-	__asm__ volatile("mov %%rsp, %%rdi\n\t"
-			 "sub $65536, %%rdi\n\t"
-			 "mov $8192, %%rcx\n\t"
-			 "xor %%eax, %%eax\n\t"
-			 "cld\n\t"
-			 "rep stosq"
-			 ::: "rdi", "rcx", "rax", "memory", "cc");
 }
 
 /* usage: leak_cpp_new [leak|free] */
@@ -51,6 +39,6 @@ int main(int argc, char **argv)
 	n = nullptr;
 	ints = nullptr;
 	t = nullptr;
-	clear_stack();
+	gs_test_clear_stack();
 	return 0;
 }

@@ -1,11 +1,8 @@
 /* Proves: __thread variables are roots, both the main thread's and a live (blocked) thread's
  * Expect: main → leaks:[]; thread → leaks:[]; main-clear → `direct alloc_tls_main_72 72 1`; thread-clear → `direct alloc_tls_thread_88 88 1` (exit 23) */
 #include "gs_test.h"
-#include <pthread.h>
-#include <semaphore.h>
 
 __thread void *volatile tls_slot;
-static sem_t ready;
 static int clear;
 
 static GS_NOINLINE void *alloc_tls_main_72(void)
@@ -29,16 +26,7 @@ static GS_NOINLINE void set_slot(void *(*alloc)(void))
 		tls_slot = NULL;
 }
 
-static void *holder(void *arg)
-{
-	(void)arg;
-	set_slot(alloc_tls_thread_88);
-	gs_test_clear_stack();
-	sem_post(&ready);
-	for (;;)
-		pause();
-	return NULL;
-}
+static void hold(void) { set_slot(alloc_tls_thread_88); }
 
 /* usage: roots_tls main|thread|main-clear|thread-clear */
 int main(int argc, char **argv)
@@ -48,12 +36,8 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "main", 4) == 0) {
 		set_slot(alloc_tls_main_72);
 	} else if (strncmp(mode, "thread", 6) == 0) {
-		pthread_t t;
-		sem_init(&ready, 0, 0);
-		if (pthread_create(&t, NULL, holder, NULL) != 0)
+		if (gs_test_hold_thread(hold) != 0)
 			return 2;
-		while (sem_wait(&ready) != 0)
-			;
 	} else {
 		return 2;
 	}

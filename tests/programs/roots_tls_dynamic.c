@@ -2,12 +2,9 @@
  * Expect: main|thread → leaks:[]; main-clear|thread-clear → `direct alloc_tls_dyn_104 104 1`, exit 23 */
 #include "gs_test.h"
 #include <dlfcn.h>
-#include <pthread.h>
-#include <semaphore.h>
 
 static void (*set_fn)(void *);
 static void *(*get_fn)(void);
-static sem_t ready;
 static int clear;
 
 static GS_NOINLINE void *alloc_tls_dyn_104(void)
@@ -26,16 +23,6 @@ static GS_NOINLINE void store(void)
 	fflush(stdout);
 }
 
-static void *holder(void *arg)
-{
-	(void)arg;
-	store();
-	gs_test_clear_stack();
-	sem_post(&ready);
-	for (;;)
-		pause();
-	return NULL;
-}
 
 /* usage: roots_tls_dynamic main|thread|main-clear|thread-clear */
 int main(int argc, char **argv)
@@ -56,12 +43,8 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "main", 4) == 0) {
 		store();
 	} else if (strncmp(mode, "thread", 6) == 0) {
-		pthread_t t;
-		sem_init(&ready, 0, 0);
-		if (pthread_create(&t, NULL, holder, NULL) != 0)
+		if (gs_test_hold_thread(store) != 0)
 			return 2;
-		while (sem_wait(&ready) != 0)
-			;
 	} else {
 		return 2;
 	}

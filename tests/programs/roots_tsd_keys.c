@@ -1,13 +1,10 @@
 /* Proves: values stored with pthread_setspecific are roots for every key index, including keys >= 32, whose values glibc keeps in a second-level array it allocates on the thread's first use of such a key (that array must be tracked, so it must not be allocated while the shim itself runs)
  * Expect: main / thread → leaks:[]; main-clear → `direct tsd_alloc_main_99 99 1`; thread-clear → `direct tsd_alloc_thread_77 77 1` (exit 23) */
 #include "gs_test.h"
-#include <pthread.h>
-#include <semaphore.h>
 
 #define KEYS 40 /* the last ones land in glibc's second level (index >= 32) */
 
 static pthread_key_t keys[KEYS];
-static sem_t ready;
 static int clear;
 
 static GS_NOINLINE void *tsd_alloc_main_99(void) { return malloc(99); }
@@ -21,16 +18,7 @@ static GS_NOINLINE void set_last_key(void *(*alloc)(void))
 		exit(2);
 }
 
-static void *holder(void *arg)
-{
-	(void)arg;
-	set_last_key(tsd_alloc_thread_77);
-	gs_test_clear_stack();
-	sem_post(&ready);
-	for (;;)
-		pause();
-	return NULL;
-}
+static void hold(void) { set_last_key(tsd_alloc_thread_77); }
 
 /* usage: roots_tsd_keys main|thread|main-clear|thread-clear */
 int main(int argc, char **argv)
@@ -44,12 +32,8 @@ int main(int argc, char **argv)
 	if (strncmp(mode, "main", 4) == 0) {
 		set_last_key(tsd_alloc_main_99);
 	} else if (strncmp(mode, "thread", 6) == 0) {
-		pthread_t t;
-		sem_init(&ready, 0, 0);
-		if (pthread_create(&t, NULL, holder, NULL) != 0)
+		if (gs_test_hold_thread(hold) != 0)
 			return 2;
-		while (sem_wait(&ready) != 0)
-			;
 	} else {
 		return 2;
 	}
