@@ -43,6 +43,99 @@ static void dirty_cb(void *ctx, uintptr_t lo, uintptr_t hi)
     mark_rescan_range(&c->h, lo, hi);
 }
 
+/* What the last incremental scan left to the next, under the scanner lock:
+ * its tracker, still write-protecting what it saw at its pause, and what
+ * it read of each block. Valid from a scan's cmark_end(keep) until the
+ * next cmark_begin takes it. */
+static struct carry {
+    bool valid;
+    struct dirty d;          /* suspended: writes since that scan's pause */
+    uint64_t *span;          /* that snapshot's bounds, by address, n entries */
+    size_t n, span_cap;
+    struct rec_slot *slot;   /* by block: its record (.off: 1 + offset in vals) */
+    size_t slot_cap;
+    uint64_t *vals;
+    size_t vals_cap;
+    uintptr_t lo, hi;        /* the records hold every word in [lo, hi] */
+} carry;
+
+static void carry_free_records(struct carry *k)
+{
+    sys_unmap(k->span, k->span_cap * sizeof *k->span);
+    sys_unmap(k->slot, k->slot_cap * sizeof *k->slot);
+    sys_unmap(k->vals, k->vals_cap * sizeof *k->vals);
+    k->span = NULL;
+    k->slot = NULL;
+    k->vals = NULL;
+    k->n = k->span_cap = k->slot_cap = k->vals_cap = 0;
+}
+
+/* How far past the heap's bounds a record keeps words: the next scan may
+ * use the records only if its blocks all lie within (a word that pointed
+ * nowhere may point into a block allocated since). 1 GiB plus a quarter
+ * of the heap's span on either side covers a heap that grows steadily. */
+#define REC_MARGIN(span) ((span) / 4 + (1ul << 30))
+
+static void stale_cb(void *ctx, uintptr_t lo, uintptr_t hi)
+{
+    struct cmark *c = ctx;
+    c->stale_pages += (hi - lo) / 4096;
+    mark_rescan_range(&c->h, lo, hi); /* nothing is marked yet: drops records only */
+}
+
+/* Maps this scan's records and, when the last scan's apply, matches them
+ * to this snapshot. Without room for records the scan reads every block. */
+static void records_setup(struct cmark *c, bool resumed)
+{
+    struct heap *h = &c->h;
+    struct mark_records *r = &c->rec;
+    struct handle_totals t;
+    handle_totals(&t);
+    /* Room for every word once, and a header per block: a block is read
+     * whole once (a second, stronger scan replays its new record). */
+    c->vals_cap = GS_MIN(t.live_bytes / 8 + 2 * h->cap + 65536, (size_t)UINT32_MAX - 1);
+    r->vals = sys_map(c->vals_cap * sizeof *r->vals, true);
+    r->slot = sys_map_filled(h->cap * sizeof *r->slot); /* read before written */
+    bool inherit = resumed && carry.slot && carry.lo <= h->lo && h->hi <= carry.hi;
+    if (!r->vals || !r->slot) {
+        sys_unmap(r->vals, c->vals_cap * sizeof *r->vals);
+        sys_unmap(r->slot, h->cap * sizeof *r->slot);
+        *r = (struct mark_records){0};
+        return;
+    }
+    r->cap_vals = c->vals_cap;
+    h->rec = r;
+    if (inherit) {
+        r->lo = carry.lo; /* carried records hold these words, no more */
+        r->hi = carry.hi;
+        r->src_vals = carry.vals;
+        mark_records_inherit(h, carry.span, carry.slot, carry.n);
+    } else {
+        uintptr_t m = REC_MARGIN(h->hi - h->lo);
+        r->lo = h->lo > m ? h->lo - m : 0;
+        r->hi = h->hi < UINTPTR_MAX - m ? h->hi + m : UINTPTR_MAX;
+    }
+}
+
+/* Starts tracking, or picks up the tracking the last scan left running.
+ * `*resumed`: the pages written since the last pause are known. */
+static int track(struct cmark *c, bool *resumed)
+{
+    *resumed = false;
+    if (carry.valid) {
+        c->d = carry.d;
+        carry.valid = false;
+        carry.d = (struct dirty){.how = DIRTY_NONE, .uffd = -1, .pagemap = -1};
+        if (dirty_resume(&c->d, c->roots.maps, c->roots.n_maps, c->roots.excl,
+                         c->roots.n_excl) == 0) {
+            *resumed = true;
+            return 0;
+        }
+        dirty_end(&c->d);
+    }
+    return dirty_begin(&c->d, c->roots.maps, c->roots.n_maps, c->roots.excl, c->roots.n_excl);
+}
+
 int cmark_begin(struct cmark *c)
 {
     memset(c, 0, sizeof *c);
@@ -52,19 +145,30 @@ int cmark_begin(struct cmark *c)
     int err = gate_open();
     if (err)
         return err;
+    double t0 = sys_now_ms();
     err = heap_build_live(&c->h);
+    c->build_ms = sys_now_ms() - t0;
     if (!err)
         err = roots_prepare(&c->roots);
     if (!err)
         err = roots_read_maps(&c->roots);
+    bool resumed = false;
     if (!err)
-        err = dirty_begin(&c->d, c->roots.maps, c->roots.n_maps, c->roots.excl, c->roots.n_excl);
+        err = track(c, &resumed);
     if (!err && !all_tracked(c))
         err = ENOTSUP;
+    if (!err && c->d.how == DIRTY_UFFD)
+        records_setup(c, resumed);
+    /* The pages written since the last pause, or discarded: their blocks
+     * are read, not replayed. Protected again in the same step, so a write
+     * from here on shows up in the catch-up or the pause. */
+    if (!err && resumed)
+        err = dirty_collect_changed(&c->d, stale_cb, c);
     if (err) {
-        cmark_end(c);
+        cmark_end(c, false);
         return err;
     }
+    double t1 = sys_now_ms();
     roots_mark_live(&c->roots, &c->h);
     mark_drain(&c->h);
     /* Catch up once with the world running: rescan what was written
@@ -72,6 +176,7 @@ int cmark_begin(struct cmark *c)
      * sees only the pages written from here on. */
     if (dirty_collect(&c->d, true, dirty_cb, c) == 0)
         mark_drain(&c->h);
+    c->mark_ms = sys_now_ms() - t1;
     c->caught_up_pages = c->dirty_pages;
     c->dirty_pages = 0;
     return 0;
@@ -89,7 +194,9 @@ static void young_cb(uintptr_t p, void *ctx)
 int cmark_pause(struct cmark *c, struct roots *roots, const struct world *w, uintptr_t self_sp)
 {
     double t0 = sys_now_ms();
-    int err = dirty_collect(&c->d, false, dirty_cb, c);
+    /* userfaultfd: protected again in the same step, so the next scan
+     * learns what is written from here on. */
+    int err = dirty_collect(&c->d, c->d.how == DIRTY_UFFD, dirty_cb, c);
     if (err)
         return err;
     double t1 = sys_now_ms();
@@ -146,10 +253,41 @@ int cmark_settle(struct cmark *c)
     return 0;
 }
 
-void cmark_end(struct cmark *c)
+void cmark_end(struct cmark *c, bool keep)
 {
     gate_close();
-    dirty_end(&c->d);
+    carry_free_records(&carry); /* read by this scan, replaced by its own */
+    struct mark_records *r = &c->rec;
+    if (keep && c->d.how == DIRTY_UFFD) {
+        dirty_suspend(&c->d);
+        carry.d = c->d;
+        carry.valid = true;
+        if (r->slot) {
+            carry.span = heap_take_span(&c->h, &carry.span_cap);
+            carry.n = c->h.n;
+            carry.slot = r->slot;
+            carry.slot_cap = c->h.cap;
+            carry.vals = r->vals;
+            carry.vals_cap = c->vals_cap;
+            carry.lo = r->lo;
+            carry.hi = r->hi;
+        }
+    } else {
+        dirty_end(&c->d);
+        sys_unmap(r->slot, c->h.cap * sizeof *r->slot);
+        sys_unmap(r->vals, c->vals_cap * sizeof *r->vals);
+    }
+    c->replayed = r->replayed;
+    c->read = r->read;
+    *r = (struct mark_records){0};
     heap_free(&c->h);
     roots_free(&c->roots);
+}
+
+void cmark_atfork_child(void)
+{
+    if (carry.valid)
+        dirty_drop_inherited(&carry.d);
+    carry_free_records(&carry);
+    carry.valid = false;
 }

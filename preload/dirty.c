@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +39,8 @@ struct gs_pm_scan_arg {
 
 #define GS_PAGEMAP_SCAN _IOWR('f', 16, struct gs_pm_scan_arg)
 #define GS_PAGE_IS_WRITTEN (1 << 1)
+#define GS_PAGE_IS_PRESENT (1 << 3)
+#define GS_PAGE_IS_PFNZERO (1 << 5)
 #define GS_PM_SCAN_WP_MATCHING (1 << 0)
 #define GS_PM_SCAN_CHECK_WPASYNC (1 << 1)
 
@@ -82,11 +86,15 @@ static int uffd_register(int uffd, uintptr_t lo, uintptr_t hi)
 }
 
 /* One PAGEMAP_SCAN pass over [lo, hi) for written pages; `protect` makes
- * them read-only again. Reports runs to fn when `vec` is given. */
-static int scan_written(int pagemap, uintptr_t lo, uintptr_t hi, bool protect,
+ * them read-only again. `absent`: also the pages not present (discarded
+ * with MADV_DONTNEED or MADV_FREE, or swapped out) and those mapping the
+ * zero page: their contents may have changed with no write. Reports runs
+ * to fn when `vec` is given. */
+static int scan_written(int pagemap, uintptr_t lo, uintptr_t hi, bool protect, bool absent,
                         struct gs_page_region *vec, size_t vec_len,
                         void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
 {
+    const uint64_t any = GS_PAGE_IS_WRITTEN | GS_PAGE_IS_PRESENT | GS_PAGE_IS_PFNZERO;
     while (lo < hi) {
         struct gs_pm_scan_arg a = {.size = sizeof a,
                                    .flags = GS_PM_SCAN_CHECK_WPASYNC |
@@ -95,8 +103,12 @@ static int scan_written(int pagemap, uintptr_t lo, uintptr_t hi, bool protect,
                                    .end = hi,
                                    .vec = (uintptr_t)vec,
                                    .vec_len = vec ? vec_len : 0,
-                                   .category_mask = GS_PAGE_IS_WRITTEN,
-                                   .return_mask = GS_PAGE_IS_WRITTEN};
+                                   .category_mask = absent ? 0 : GS_PAGE_IS_WRITTEN,
+                                   .return_mask = absent ? any : GS_PAGE_IS_WRITTEN};
+        if (absent) { /* written, or not present, or the zero page */
+            a.category_inverted = GS_PAGE_IS_PRESENT;
+            a.category_anyof_mask = any;
+        }
         long got = syscall(SYS_ioctl, pagemap, GS_PAGEMAP_SCAN, &a);
         if (got < 0)
             return errno ? errno : EIO;
@@ -118,7 +130,8 @@ static bool probe_uffd(void)
     int pm = sys_open("/proc/self/pagemap", O_RDONLY);
     volatile char *page = sys_map(PAGE, false);
     if (pm >= 0 && page && uffd_register(uffd, (uintptr_t)page, (uintptr_t)page + PAGE) == 0 &&
-        scan_written(pm, (uintptr_t)page, (uintptr_t)page + PAGE, true, NULL, 0, NULL, NULL) == 0) {
+        scan_written(pm, (uintptr_t)page, (uintptr_t)page + PAGE, true, false, NULL, 0, NULL,
+                     NULL) == 0) {
         struct gs_page_region r[2];
         size_t seen = 0;
         page[0] = 1;
@@ -201,22 +214,18 @@ static int add_range(struct dirty *d, uintptr_t lo, uintptr_t hi)
     return 0;
 }
 
-int dirty_begin(struct dirty *d, const struct mapping *maps, size_t n_maps,
-                const struct root_range *excl, size_t n_excl)
+/* Sets d->ranges to the pieces of `maps` writes to which are tracked: every
+ * private anonymous writable mapping minus the excluded ranges (the kernel
+ * merges adjacent mappings, so one may hold both heap chunks and the
+ * shim's own memory: the gaps are tracked). With userfaultfd each piece is
+ * registered; registering a piece this uffd already holds changes nothing,
+ * and a new piece's populated pages read as written until protected. */
+static int track_pieces(struct dirty *d, const struct mapping *maps, size_t n_maps,
+                        const struct root_range *excl, size_t n_excl)
 {
-    *d = (struct dirty){.how = dirty_probe(), .uffd = -1, .pagemap = -1};
-    if (d->how == DIRTY_NONE)
-        return ENOTSUP;
-    d->buf_bytes = d->how == DIRTY_UFFD ? VEC_REGIONS * sizeof(struct gs_page_region)
-                                        : PAGEMAP_CHUNK * sizeof(uint64_t);
-    d->buf = sys_map(d->buf_bytes, false);
-    d->pagemap = sys_open("/proc/self/pagemap", O_RDONLY);
-    if (d->how == DIRTY_UFFD)
-        d->uffd = uffd_open();
-    int err = !d->buf ? ENOMEM : d->pagemap < 0 || (d->how == DIRTY_UFFD && d->uffd < 0) ? ENOTSUP : 0;
-    /* The kernel merges adjacent mappings, so one may hold both heap
-     * chunks and excluded memory (the shim's own): track the gaps. */
+    int err = 0;
     size_t x = 0;
+    d->n = 0;
     for (size_t i = 0; !err && i < n_maps; i++) {
         const struct mapping *m = &maps[i];
         if (!(m->anon || m->brk_heap) || !m->readable || !m->writable)
@@ -231,10 +240,43 @@ int dirty_begin(struct dirty *d, const struct mapping *maps, size_t n_maps,
             cur = x < n_excl && excl[x].lo < m->hi ? GS_MAX(excl[x].hi, cur) : m->hi;
         }
     }
+    return err;
+}
+
+/* The per-scan resources: the pagemap descriptor and the read buffer. */
+static int open_scan(struct dirty *d)
+{
+    d->buf_bytes = d->how == DIRTY_UFFD ? VEC_REGIONS * sizeof(struct gs_page_region)
+                                        : PAGEMAP_CHUNK * sizeof(uint64_t);
+    d->buf = sys_map(d->buf_bytes, false);
+    d->pagemap = sys_open("/proc/self/pagemap", O_RDONLY);
+    return !d->buf ? ENOMEM : d->pagemap < 0 ? ENOTSUP : 0;
+}
+
+static void close_scan(struct dirty *d)
+{
+    sys_close_fd(d->pagemap);
+    d->pagemap = -1;
+    sys_unmap(d->buf, d->buf_bytes);
+    d->buf = NULL;
+    d->buf_bytes = 0;
+}
+
+int dirty_begin(struct dirty *d, const struct mapping *maps, size_t n_maps,
+                const struct root_range *excl, size_t n_excl)
+{
+    *d = (struct dirty){.how = dirty_probe(), .uffd = -1, .pagemap = -1};
+    if (d->how == DIRTY_NONE)
+        return ENOTSUP;
+    int err = open_scan(d);
+    if (!err && d->how == DIRTY_UFFD && (d->uffd = uffd_open()) < 0)
+        err = ENOTSUP;
+    if (!err)
+        err = track_pieces(d, maps, n_maps, excl, n_excl);
     if (!err && d->how == DIRTY_UFFD) {
         for (size_t i = 0; !err && i < d->n; i++)
-            err = scan_written(d->pagemap, d->ranges[i].lo, d->ranges[i].hi, true, NULL, 0, NULL,
-                               NULL);
+            err = scan_written(d->pagemap, d->ranges[i].lo, d->ranges[i].hi, true, false, NULL,
+                               0, NULL, NULL);
     } else if (!err) {
         err = clear_soft_dirty();
     }
@@ -242,6 +284,35 @@ int dirty_begin(struct dirty *d, const struct mapping *maps, size_t n_maps,
         dirty_end(d);
     return err;
 }
+
+/* Whether d->uffd is still the userfaultfd we opened: the program may have
+ * closed it (a daemon closing every descriptor) and the number may now
+ * name a file of its own, which must be neither ioctl'ed nor closed. */
+static bool uffd_ours(const struct dirty *d)
+{
+    static const char want[] = "anon_inode:[userfaultfd]";
+    char path[40], link[sizeof want + 8];
+    if (d->uffd < 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", d->uffd);
+    long got = syscall(SYS_readlinkat, AT_FDCWD, path, link, sizeof link);
+    return got == (long)sizeof want - 1 && memcmp(link, want, sizeof want - 1) == 0;
+}
+
+int dirty_resume(struct dirty *d, const struct mapping *maps, size_t n_maps,
+                 const struct root_range *excl, size_t n_excl)
+{
+    if (d->how != DIRTY_UFFD || !uffd_ours(d)) {
+        d->uffd = -1; /* not ours (any more): forget it, close nothing */
+        return EBADF;
+    }
+    int err = open_scan(d);
+    if (!err)
+        err = track_pieces(d, maps, n_maps, excl, n_excl);
+    return err;
+}
+
+void dirty_suspend(struct dirty *d) { close_scan(d); }
 
 bool dirty_tracked(const struct dirty *d, uintptr_t lo, uintptr_t hi)
 {
@@ -289,32 +360,51 @@ static int collect_soft(struct dirty *d, void (*fn)(void *ctx, uintptr_t lo, uin
     return 0;
 }
 
-int dirty_collect(struct dirty *d, bool restart,
-                  void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
+static int collect_uffd(struct dirty *d, bool restart, bool absent,
+                        void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
 {
-    if (d->how == DIRTY_SOFT)
-        return restart ? ENOTSUP : collect_soft(d, fn, ctx);
     for (size_t r = 0; r < d->n; r++) {
-        int err = scan_written(d->pagemap, d->ranges[r].lo, d->ranges[r].hi, restart, d->buf,
-                               VEC_REGIONS, fn, ctx);
+        int err = scan_written(d->pagemap, d->ranges[r].lo, d->ranges[r].hi, restart, absent,
+                               d->buf, VEC_REGIONS, fn, ctx);
         if (err)
             return err;
     }
     return 0;
 }
 
+int dirty_collect(struct dirty *d, bool restart,
+                  void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx)
+{
+    if (d->how == DIRTY_SOFT)
+        return restart ? ENOTSUP : collect_soft(d, fn, ctx);
+    return collect_uffd(d, restart, false, fn, ctx);
+}
+
+int dirty_collect_changed(struct dirty *d, void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi),
+                          void *ctx)
+{
+    return d->how == DIRTY_UFFD ? collect_uffd(d, true, true, fn, ctx) : ENOTSUP;
+}
+
 void dirty_end(struct dirty *d)
 {
-    if (d->uffd >= 0) {
+    if (d->uffd >= 0 && uffd_ours(d)) {
         for (size_t i = 0; i < d->n; i++) {
             struct uffdio_range r = {.start = d->ranges[i].lo,
                                      .len = d->ranges[i].hi - d->ranges[i].lo};
             syscall(SYS_ioctl, d->uffd, UFFDIO_UNREGISTER, &r);
         }
+        sys_close_fd(d->uffd);
     }
-    sys_close_fd(d->uffd);
-    sys_close_fd(d->pagemap);
+    close_scan(d);
     sys_unmap(d->ranges, d->cap * sizeof *d->ranges);
-    sys_unmap(d->buf, d->buf_bytes);
+    *d = (struct dirty){.how = DIRTY_NONE, .uffd = -1, .pagemap = -1};
+}
+
+void dirty_drop_inherited(struct dirty *d)
+{
+    sys_close_fd(d->uffd); /* the child's copy: the parent keeps tracking */
+    close_scan(d);
+    sys_unmap(d->ranges, d->cap * sizeof *d->ranges);
     *d = (struct dirty){.how = DIRTY_NONE, .uffd = -1, .pagemap = -1};
 }

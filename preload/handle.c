@@ -456,7 +456,9 @@ bool handle_lookup_locked(uintptr_t ptr, struct handle *out)
     return sl != NULL;
 }
 
-void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx)
+/* One shard lock at a time; `seen`: sets HF_SEEN on every handle visited
+ * (after fn saw its flags as they were). */
+static void for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx, bool seen)
 {
     for (int i = 0; i < NSHARDS; i++) {
         struct shard *s = &table.shards[i];
@@ -466,8 +468,20 @@ void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *
                 struct handle h;
                 unpack(&s->slots[j], &h);
                 fn(&h, ctx);
+                if (seen)
+                    s->slots[j].w0 |= (uint64_t)HF_SEEN << 44;
             }
         }
         hot_unlock(&s->lock);
     }
+}
+
+void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx)
+{
+    for_each_shard(fn, ctx, false);
+}
+
+void handle_for_each_shard_seen(void (*fn)(const struct handle *h, void *ctx), void *ctx)
+{
+    for_each_shard(fn, ctx, true);
 }

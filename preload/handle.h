@@ -22,6 +22,9 @@ enum handle_flag {
     HF_FINALIZER = 1 << 2,   /* has a finalizer (guardian.c) */
     HF_GUARDED = 1 << 3,     /* registered with at least one guardian (guardian.c) */
     HF_UNREACHED = 1 << 4,   /* found unreachable by the last scan (reclaim, "new" leaks) */
+    HF_SEEN = 1 << 5,        /* in the snapshot of an incremental scan: the same allocation
+                              * since then (a new block at the address has it clear), so
+                              * what that scan read of it still applies (cmark.h) */
 };
 
 #define HANDLE_MAX_OWNER 4095u
@@ -81,6 +84,8 @@ void handle_for_each_locked(void (*fn)(const struct handle *h, void *ctx), void 
 /* The same, one shard lock at a time (the world keeps running): a block
  * allocated or freed meanwhile may or may not be visited. */
 void handle_for_each_shard(void (*fn)(const struct handle *h, void *ctx), void *ctx);
+/* The same, setting HF_SEEN on each handle once fn has seen it. */
+void handle_for_each_shard_seen(void (*fn)(const struct handle *h, void *ctx), void *ctx);
 /* handle_lookup for a caller holding every shard lock (handle_lock_all). */
 bool handle_lookup_locked(uintptr_t ptr, struct handle *out);
 /* Sets/clears flag bits on a handle. pre: handle_lock_all held. STW-safe. */

@@ -22,6 +22,7 @@
 
 #include "arena.h"
 #include "check.h"
+#include "cmark.h"
 #include "depot.h"
 #include "guardian.h"
 #include "handle.h"
@@ -125,6 +126,7 @@ static void atfork_child(void)
     guardian_atfork_child();
     handle_atfork_child();
     scan_atfork_child();
+    cmark_atfork_child();
     check_atfork_child();
     interpose_apply_deferred_frees();
     atomic_store(&shim_forking, 0);

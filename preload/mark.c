@@ -89,42 +89,6 @@ static void fill_cb(const struct handle *hd, void *ctx)
         f->overflow = true;
 }
 
-/* LSD radix sort on the start address's bits that differ between blocks
- * (16-byte aligned, so from bit 4): 11-bit digits, usually three passes.
- * Wider digits mean fewer passes but more write streams than the cache
- * and TLB can follow: 14 bits took twice as long at 10M blocks. */
-#define DIGIT_BITS 11
-
-static void sort_blocks(struct sblock *a, struct sblock *tmp, size_t n)
-{
-    static size_t count[1 << DIGIT_BITS];
-    struct sblock *orig = a;
-    if (n < 2)
-        return;
-    uintptr_t diff = 0;
-    for (size_t i = 1; i < n; i++)
-        diff |= a[i].start ^ a[0].start;
-    int bits = diff ? 64 - __builtin_clzll(diff) : 0;
-    for (int shift = 4; shift < bits; shift += DIGIT_BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(a[i].start >> shift) & ((1u << DIGIT_BITS) - 1)]++;
-        size_t sum = 0;
-        for (size_t k = 0; k < (1u << DIGIT_BITS); k++) {
-            size_t c = count[k];
-            count[k] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(a[i].start >> shift) & ((1u << DIGIT_BITS) - 1)]++] = a[i];
-        struct sblock *t = a;
-        a = tmp;
-        tmp = t;
-    }
-    if (a != orig) /* an odd number of passes: the sorted run is in tmp */
-        memcpy(orig, a, n * sizeof *a);
-}
-
 /* Last address inside the block (a 0-byte block still owns its start).
  * One-past-end pointers do not count: for glibc they are often the next
  * chunk's header, which the arena's own pointers (top, bins) name. */
@@ -192,10 +156,16 @@ static int heap_index(struct heap *h)
     h->lo = h->blocks[0].start;
     h->hi = block_last(&h->blocks[h->n - 1]);
     struct region *r = NULL;
+    /* Blocks come in address order, so each granule's first block is the
+     * first to reach it: the index is only written, never read here (a
+     * write to a zero page read before costs a TLB shootdown of every CPU
+     * the program runs on; measured at 4% of a live scan). */
+    uintptr_t next_g = 0;
     for (size_t i = 0; i < h->n; i++) {
         const struct sblock *b = &h->blocks[i];
         h->span[i] = b->start | (uint64_t)GS_MIN(b->size, (size_t)SPAN_BIG) << 48;
-        uintptr_t g = b->start >> GRANULE_SHIFT, last = block_last(b) >> GRANULE_SHIFT;
+        uintptr_t g = GS_MAX(b->start >> GRANULE_SHIFT, next_g),
+                  last = block_last(b) >> GRANULE_SHIFT;
         h->hi = GS_MAX(h->hi, block_last(b));
         for (; g <= last; g++) {
             uintptr_t addr = g << GRANULE_SHIFT;
@@ -206,27 +176,11 @@ static int heap_index(struct heap *h)
                     return ENOMEM;
                 }
             }
-            uint32_t *m = &r->map[g & (GRANULES_PER_REGION - 1)];
-            if (*m == 0)
-                *m = (uint32_t)(i + 1);
+            r->map[g & (GRANULES_PER_REGION - 1)] = (uint32_t)(i + 1);
         }
+        next_g = GS_MAX(next_g, last + 1);
     }
     return 0;
-}
-
-/* Sorts a filled snapshot (the live build, whose table moves under it). */
-static int heap_sort_index(struct heap *h)
-{
-    size_t bytes = h->cap * sizeof(struct sblock);
-    struct sblock *tmp = sys_map_filled(bytes);
-    if (!tmp) {
-        heap_free(h);
-        return ENOMEM;
-    }
-    sort_blocks(h->blocks, tmp, h->n);
-    sys_unmap(tmp, bytes);
-    h->mapped_bytes += bytes;
-    return heap_index(h);
 }
 
 /* ---- The stopped-world build: a counting sort by page, straight from the
@@ -271,39 +225,40 @@ static struct page_counts *pc_get(struct scatter *sc, uintptr_t addr, bool add)
     }
 }
 
-static void count_cb(const struct handle *hd, void *ctx)
+static inline void scatter_count(struct scatter *sc, uintptr_t ptr)
 {
-    struct scatter *sc = ctx;
-    struct page_counts *p = pc_get(sc, hd->ptr, true);
+    struct page_counts *p = pc_get(sc, ptr, true);
     if (p)
-        p->count[(hd->ptr >> PAGE_SHIFT_) & (PAGES_PER_REGION - 1)]++;
+        p->count[(ptr >> PAGE_SHIFT_) & (PAGES_PER_REGION - 1)]++;
 }
+
+static inline void scatter_place(struct scatter *sc, const struct sblock *b)
+{
+    struct page_counts *p = pc_get(sc, b->start, false);
+    uint32_t pos = p->count[(b->start >> PAGE_SHIFT_) & (PAGES_PER_REGION - 1)]++;
+    sc->h->blocks[pos] = *b;
+}
+
+static void count_cb(const struct handle *hd, void *ctx) { scatter_count(ctx, hd->ptr); }
 
 static void place_cb(const struct handle *hd, void *ctx)
 {
-    struct scatter *sc = ctx;
-    struct page_counts *p = pc_get(sc, hd->ptr, false);
-    uint32_t pos = p->count[(hd->ptr >> PAGE_SHIFT_) & (PAGES_PER_REGION - 1)]++;
-    sc->h->blocks[pos] = (struct sblock){hd->ptr, hd->size, hd->stack, (uint16_t)hd->owner,
-                                         (uint8_t)hd->flags};
+    struct sblock b = {hd->ptr, hd->size, hd->stack, (uint16_t)hd->owner, (uint8_t)hd->flags};
+    scatter_place(ctx, &b);
 }
 
-static int heap_scatter(struct heap *h)
+/* Counts become the first index of each page, regions in address order.
+ * returns: the number of blocks counted. */
+static size_t scatter_prefix(struct scatter *sc)
 {
-    struct scatter sc = {h, NULL, 1024, false};
-    sc.pc = sys_map(sc.pc_cap * sizeof *sc.pc, false);
-    if (!sc.pc)
-        return ENOMEM;
-    handle_for_each_locked(count_cb, &sc);
-    /* Regions in address order, then pages: counts become first indices. */
     size_t sum = 0;
     for (;;) {
         struct page_counts *next = NULL;
-        for (size_t i = 0; i < sc.pc_cap; i++)
-            if (sc.pc[i].id && !sc.pc[i].summed && (!next || sc.pc[i].id < next->id))
-                next = &sc.pc[i];
+        for (size_t i = 0; i < sc->pc_cap; i++)
+            if (sc->pc[i].id && !sc->pc[i].summed && (!next || sc->pc[i].id < next->id))
+                next = &sc->pc[i];
         if (!next)
-            break;
+            return sum;
         for (size_t pg = 0; pg < PAGES_PER_REGION; pg++) {
             uint32_t c = next->count[pg];
             next->count[pg] = (uint32_t)sum;
@@ -311,22 +266,71 @@ static int heap_scatter(struct heap *h)
         }
         next->summed = true;
     }
+}
+
+/* Finishes the page runs: their blocks arrive nearly in order. */
+static void sort_within_pages(struct heap *h)
+{
+    for (size_t i = 1; i < h->n; i++) {
+        struct sblock v = h->blocks[i];
+        size_t j = i;
+        for (; j > 0 && h->blocks[j - 1].start > v.start; j--)
+            h->blocks[j] = h->blocks[j - 1];
+        h->blocks[j] = v;
+    }
+}
+
+static void scatter_free(struct scatter *sc)
+{
+    for (size_t i = 0; i < sc->pc_cap; i++)
+        if (sc->pc[i].id)
+            sys_unmap(sc->pc[i].count, PAGES_PER_REGION * sizeof(uint32_t));
+    sys_unmap(sc->pc, sc->pc_cap * sizeof *sc->pc);
+}
+
+static int scatter_init(struct scatter *sc, struct heap *h)
+{
+    *sc = (struct scatter){h, NULL, 1024, false};
+    sc->pc = sys_map(sc->pc_cap * sizeof *sc->pc, false);
+    return sc->pc ? 0 : ENOMEM;
+}
+
+/* The stopped world: straight from the table, which cannot change. */
+static int heap_scatter(struct heap *h)
+{
+    struct scatter sc;
+    if (scatter_init(&sc, h))
+        return ENOMEM;
+    handle_for_each_locked(count_cb, &sc);
+    size_t n = scatter_prefix(&sc);
     int err = sc.oom ? ENOMEM : 0;
     if (!err) {
         handle_for_each_locked(place_cb, &sc);
-        h->n = sum;
-        for (size_t i = 1; i < h->n; i++) {
-            struct sblock v = h->blocks[i];
-            size_t j = i;
-            for (; j > 0 && h->blocks[j - 1].start > v.start; j--)
-                h->blocks[j] = h->blocks[j - 1];
-            h->blocks[j] = v;
-        }
+        h->n = n;
+        sort_within_pages(h);
     }
-    for (size_t i = 0; i < sc.pc_cap; i++)
-        if (sc.pc[i].id)
-            sys_unmap(sc.pc[i].count, PAGES_PER_REGION * sizeof(uint32_t));
-    sys_unmap(sc.pc, sc.pc_cap * sizeof *sc.pc);
+    scatter_free(&sc);
+    return err;
+}
+
+/* The live build: from a copy `a` of the table (which moves under the
+ * scan), into h->blocks. */
+static int heap_scatter_copy(struct heap *h, const struct sblock *a, size_t n)
+{
+    struct scatter sc;
+    if (scatter_init(&sc, h))
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        scatter_count(&sc, a[i].start);
+    scatter_prefix(&sc);
+    int err = sc.oom ? ENOMEM : 0;
+    if (!err) {
+        for (size_t i = 0; i < n; i++)
+            scatter_place(&sc, &a[i]);
+        h->n = n;
+        sort_within_pages(h);
+    }
+    scatter_free(&sc);
     return err;
 }
 
@@ -352,14 +356,22 @@ int heap_build_live(struct heap *h)
     int err = heap_alloc(h, t.live_blocks + LIVE_SLACK(t.live_blocks));
     if (err)
         return err;
-    struct fill_ctx f = {h->blocks, 0, h->cap, false};
-    handle_for_each_shard(fill_cb, &f);
-    h->n = f.n;
-    if (f.overflow) {
+    size_t bytes = h->cap * sizeof(struct sblock);
+    struct sblock *copy = sys_map_filled(bytes);
+    if (!copy) {
         heap_free(h);
-        return ENOSPC;
+        return ENOMEM;
     }
-    return heap_sort_index(h);
+    struct fill_ctx f = {copy, 0, h->cap, false};
+    handle_for_each_shard_seen(fill_cb, &f);
+    err = f.overflow ? ENOSPC : heap_scatter_copy(h, copy, f.n);
+    sys_unmap(copy, bytes);
+    h->mapped_bytes += bytes;
+    if (err) {
+        heap_free(h);
+        return err;
+    }
+    return heap_index(h);
 }
 
 void heap_free(struct heap *h)
@@ -563,25 +575,131 @@ static void flush(struct heap *h, struct marker *m)
     m->n_cands = 0;
 }
 
+/* A word of scanned memory: if it may point into a block, queue it for
+ * the index lookup. */
+static inline void consider(struct heap *h, struct marker *m, uintptr_t v, bool strong)
+{
+    if (v < h->lo || v > h->hi)
+        return;
+    const struct region *r = m->last_region;
+    if (!r || (v >> REGION_SHIFT) + 1 != r->id) {
+        r = region_get(h, v);
+        if (!r)
+            return;
+        m->last_region = r;
+    }
+    const uint32_t *slot = &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
+    __builtin_prefetch(slot);
+    m->cands[m->n_cands++] = (struct candidate){v, slot, strong};
+    if (m->n_cands == BATCH)
+        flush(h, m);
+}
+
 static void scan_words(struct heap *h, struct marker *m, uintptr_t lo, uintptr_t hi, bool strong)
 {
     lo = (lo + 7) & ~(uintptr_t)7;
-    for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
-        uintptr_t v = *(const uintptr_t *)p;
-        if (v < h->lo || v > h->hi)
+    for (uintptr_t p = lo; p + 8 <= hi; p += 8)
+        consider(h, m, *(const uintptr_t *)p, strong);
+}
+
+/* ---- Records (mark_records in mark.h) ---- */
+
+/* The record block i of `size` bytes may be marked from, or NULL. */
+static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t size)
+{
+    const struct mark_records *r = h->rec;
+    const uint64_t *rec = NULL;
+    struct rec_slot sl = r->slot[i];
+    if (sl.off)
+        rec = r->vals + sl.off - 1; /* read whole already (possibly, then strongly) */
+    else if (sl.src)
+        rec = r->src_vals + sl.src - 1;
+    return rec && rec[0] >> 24 == size ? rec : NULL;
+}
+
+/* Marks from a record, copying it into this scan's records unless it is
+ * one of them already. */
+static void replay(struct heap *h, struct marker *m, size_t i, const uint64_t *rec, bool strong)
+{
+    struct mark_records *r = h->rec;
+    size_t n = rec[0] & REC_MAX_WORDS;
+    bool copy = !r->slot[i].off && r->n_vals + 1 + n <= r->cap_vals;
+    if (copy) {
+        uint64_t *out = r->vals + r->n_vals;
+        r->slot[i].off = (uint32_t)(r->n_vals + 1);
+        r->n_vals += 1 + n;
+        for (size_t k = 0; k <= n; k++)
+            out[k] = rec[k];
+    }
+    for (size_t k = 1; k <= n; k++)
+        consider(h, m, rec[k], strong);
+    r->replayed++;
+}
+
+/* Scans block i whole from memory, recording its words in [r->lo, r->hi]
+ * when there is room. */
+static void read_recording(struct heap *h, struct marker *m, size_t i, uintptr_t start,
+                           uintptr_t end, bool strong)
+{
+    struct mark_records *r = h->rec;
+    uintptr_t lo = (start + 7) & ~(uintptr_t)7;
+    size_t words = end > lo ? (end - lo) / 8 : 0;
+    r->read++;
+    if (r->slot[i].off || words > REC_MAX_WORDS || r->n_vals + 1 + words > r->cap_vals) {
+        scan_words(h, m, start, end, strong);
+        return;
+    }
+    uint64_t *out = r->vals + r->n_vals;
+    size_t n = 0;
+    for (size_t k = 0; k < words; k++) {
+        uintptr_t v = ((const uintptr_t *)lo)[k];
+        if (v - r->lo <= r->hi - r->lo)
+            out[1 + n++] = v;
+        consider(h, m, v, strong);
+    }
+    out[0] = (uint64_t)(end - start) << 24 | n;
+    r->slot[i].off = (uint32_t)(r->n_vals + 1);
+    r->n_vals += 1 + n;
+}
+
+/* Scans block i, [start, end), whole: from its record when one holds. */
+static void scan_block(struct heap *h, struct marker *m, size_t i, uintptr_t start, uintptr_t end,
+                       bool strong)
+{
+    if (!h->rec || m->pool) { /* records are kept by the single marker of a concurrent mark */
+        scan_words(h, m, start, end, strong);
+        return;
+    }
+    const uint64_t *rec = record_of(h, i, end - start);
+    if (rec)
+        replay(h, m, i, rec, strong);
+    else
+        read_recording(h, m, i, start, end, strong);
+}
+
+uint64_t *heap_take_span(struct heap *h, size_t *cap)
+{
+    uint64_t *s = h->span;
+    *cap = h->cap;
+    h->span = NULL;
+    return s;
+}
+
+uintptr_t heap_span_start(uint64_t span) { return SPAN_START(span); }
+
+void mark_records_inherit(struct heap *h, const uint64_t *old_span,
+                          const struct rec_slot *old_slot, size_t n_old)
+{
+    struct rec_slot *slot = h->rec->slot;
+    size_t j = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct sblock *b = &h->blocks[i];
+        if (!(b->flags & HF_SEEN))
             continue;
-        const struct region *r = m->last_region;
-        if (!r || (v >> REGION_SHIFT) + 1 != r->id) {
-            r = region_get(h, v);
-            if (!r)
-                continue;
-            m->last_region = r;
-        }
-        const uint32_t *slot = &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
-        __builtin_prefetch(slot);
-        m->cands[m->n_cands++] = (struct candidate){v, slot, strong};
-        if (m->n_cands == BATCH)
-            flush(h, m);
+        while (j < n_old && SPAN_START(old_span[j]) < b->start)
+            j++;
+        if (j < n_old && SPAN_START(old_span[j]) == b->start)
+            slot[i].src = old_slot[j].off;
     }
 }
 
@@ -668,8 +786,12 @@ void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi)
         }
         a += (uintptr_t)1 << GRANULE_SHIFT;
     }
-    for (size_t i = first; i < h->n && h->blocks[i].start < hi; i++)
+    for (size_t i = first; i < h->n && h->blocks[i].start < hi; i++) {
+        const struct sblock *b = &h->blocks[i];
+        if (h->rec && b->start + GS_MAX(b->size, (size_t)1) > lo)
+            h->rec->slot[i] = (struct rec_slot){0, 0};
         rescan_part(h, i, lo, hi);
+    }
 }
 
 void heap_erase(struct heap *h, size_t i)
@@ -686,6 +808,7 @@ void heap_erase(struct heap *h, size_t i)
 /* A grey block on its way to being scanned: bounds read, lines prefetched. */
 struct in_flight {
     uintptr_t start, end;
+    size_t i;
 };
 
 static inline void prefetch_lines(uintptr_t start, uintptr_t end)
@@ -724,15 +847,22 @@ static void drain_grey(struct heap *h, struct marker *m, bool split)
     for (;;) {
         bool more = m->grey_n && !(split && m->grey_n >= PARALLEL_GREY);
         if (more && in - out < GREY_AHEAD) {
-            if (m->grey_n > GREY_AHEAD)
-                __builtin_prefetch(
-                    &h->span[m->grey[(m->grey_head + GREY_AHEAD) & (m->grey_cap - 1)]]);
+            if (m->grey_n > GREY_AHEAD) {
+                uint32_t ahead = m->grey[(m->grey_head + GREY_AHEAD) & (m->grey_cap - 1)];
+                __builtin_prefetch(&h->span[ahead]);
+                if (h->rec)
+                    __builtin_prefetch(&h->rec->slot[ahead]);
+            }
             size_t i = grey_pop(m);
             uint64_t sp = h->span[i];
             struct in_flight *f = &pipe[in++ % GREY_AHEAD];
             f->start = SPAN_START(sp);
             f->end = f->start + span_size(h, i, sp);
-            prefetch_lines(f->start, f->end);
+            f->i = i;
+            if (h->rec && h->rec->slot[i].src)
+                __builtin_prefetch(h->rec->src_vals + h->rec->slot[i].src - 1);
+            else
+                prefetch_lines(f->start, f->end);
             continue;
         }
         if (in == out) { /* nothing in flight: resolve what is queued, or stop */
@@ -742,7 +872,7 @@ static void drain_grey(struct heap *h, struct marker *m, bool split)
             continue;
         }
         const struct in_flight *f = &pipe[out++ % GREY_AHEAD];
-        scan_words(h, m, f->start, f->end, true);
+        scan_block(h, m, f->i, f->start, f->end, true);
         if (m->pool && ++since_share == 256) {
             since_share = 0;
             share(m);
@@ -851,7 +981,7 @@ static void drain(struct heap *h, bool parallel)
         if (h->state[i] != BS_POSSIBLE)
             continue; /* reached strongly meanwhile: scanned as such */
         const struct sblock *b = &h->blocks[i];
-        scan_words(h, m, b->start, b->start + b->size, false);
+        scan_block(h, m, i, b->start, b->start + b->size, false);
         flush(h, m);
     }
 }

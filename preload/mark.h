@@ -61,6 +61,31 @@ struct marker {
 
 struct region;
 
+/* What an incremental scan read of each block, kept for the next scan
+ * (cmark.h): a record is a header word (exact size << 24 | count) followed
+ * by the block's words that lie in [lo, hi], as they were when it was
+ * read. A block whose record still holds (same allocation, no write to its
+ * pages since) is marked from its record instead of its memory: the same
+ * words through the same resolution, so the same verdict. */
+#define REC_MAX_WORDS ((1u << 24) - 1)
+
+/* Per block: where its records are, side by side so that one prefetch
+ * fetches both. */
+struct rec_slot {
+    uint32_t src; /* the last scan's record: 1 + offset in src_vals, 0 = read
+                   * the block (mark_rescan_range clears it) */
+    uint32_t off; /* this scan's: 1 + offset in vals, 0 = none (or dropped) */
+};
+
+struct mark_records {
+    struct rec_slot *slot;   /* by this snapshot's block index */
+    const uint64_t *src_vals; /* the last scan's records, or NULL */
+    uint64_t *vals;          /* this scan's records of the blocks it reads whole */
+    size_t n_vals, cap_vals;
+    uintptr_t lo, hi;        /* a record holds every word of its block in [lo, hi] */
+    size_t replayed, read;   /* whole-block scans from a record, from memory */
+};
+
 struct root_range {
     uintptr_t lo, hi;
 };
@@ -83,6 +108,7 @@ struct heap {
     const struct root_range *vtables;
     size_t n_vtables;
     size_t mapped_bytes;     /* for the report's scan statistics */
+    struct mark_records *rec; /* incremental scans only (single marker), else NULL */
 };
 
 /* Snapshots the table and builds the index. pre: handle_lock_all held.
@@ -90,9 +116,21 @@ struct heap {
 int heap_build(struct heap *h);
 /* The same with the world running, for a concurrent mark: one shard lock
  * at a time. pre: the gate is open (gate.h), so a block missed here is
- * young. returns: 0, ENOMEM, or ENOSPC when blocks outgrew the room. */
+ * young. Each block's flags show HF_SEEN as it was; the table's handles
+ * get it set. returns: 0, ENOMEM, or ENOSPC when blocks outgrew the room. */
 int heap_build_live(struct heap *h);
 void heap_free(struct heap *h);
+/* Hands the bounds array (h->span, `*cap` entries) to the caller, who
+ * unmaps it: the next incremental scan matches its blocks against it. */
+uint64_t *heap_take_span(struct heap *h, size_t *cap);
+/* Start address of a bounds entry. */
+uintptr_t heap_span_start(uint64_t span);
+/* Fills the src of h->rec's slots from the last scan's bounds and slots:
+ * block i gets the record of the block that started at its address, if it
+ * carries HF_SEEN (the same allocation). One merge pass over both sorted
+ * arrays. */
+void mark_records_inherit(struct heap *h, const uint64_t *old_span,
+                          const struct rec_slot *old_slot, size_t n_old);
 /* Index of the first block starting at or after `a` (h->n if none). */
 size_t heap_first_from(const struct heap *h, uintptr_t a);
 /* Takes block i out of the verdict (freed or replaced since the
@@ -110,7 +148,8 @@ void mark_range_safe(struct heap *h, uintptr_t lo, uintptr_t hi);
 void mark_block_root(struct heap *h, size_t i);
 /* Scans again the words in [lo, hi) of every reached or possibly reached
  * block (as strongly as its state): they changed since the block was
- * scanned whole (dirty pages). Run mark_drain after. */
+ * scanned whole (dirty pages). Every block overlapping [lo, hi) loses its
+ * records, old and new. Run mark_drain after. */
 void mark_rescan_range(struct heap *h, uintptr_t lo, uintptr_t hi);
 /* Propagates until both mark stacks are empty. STW. */
 void mark_drain(struct heap *h);

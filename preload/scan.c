@@ -72,6 +72,7 @@ struct run {
     struct scan_result *res;
     const struct scan_opts *o;
     struct cmark *cm; /* incremental: the concurrent mark under way */
+    bool cm_done;     /* ... and it ended the scan (no stop-the-world fallback) */
     struct scan_stats *st;
     struct verdict *v;
     size_t v_bytes;
@@ -244,6 +245,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *p)
     } else if (run->cm) {
         /* written pages unknown: judge the stopped world from scratch */
         incremental = cmark_pause(run->cm, &roots, &w, run->o->self_sp) == 0;
+        run->cm_done = incremental;
         if (!incremental)
             judge(run, &h, &roots, &w);
     } else if (snapshot) {
@@ -333,7 +335,7 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     if (!st)
         st = &dummy;
     memset(st, 0, sizeof *st);
-    struct run run = {r, o, NULL, st, NULL, 0, {0}, 0, false};
+    struct run run = {r, o, NULL, false, st, NULL, 0, {0}, 0, false};
     r->leaks = NULL;
     r->n_leaks = 0;
     r->pause_ms = r->stop_ms = 0;
@@ -347,12 +349,12 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
         run.cm = &cm;
     dl_iterate_phdr(scan_cb, &run);
     if (run.cm) {
-        cmark_end(&cm);
+        cmark_end(&cm, run.cm_done && !run.err);
         if (run.err == EOVERFLOW) { /* too many young blocks: scan again, stopped */
             note_fallback(EOVERFLOW);
             sys_unmap(run.v, run.v_bytes);
             scan_result_free(r);
-            run = (struct run){r, o, NULL, st, NULL, 0, {0}, 0, false};
+            run = (struct run){r, o, NULL, false, st, NULL, 0, {0}, 0, false};
             dl_iterate_phdr(scan_cb, &run);
         }
     }
@@ -380,8 +382,11 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     if (run.v)
         sys_unmap(run.v, run.v_bytes);
     if (run.cm)
-        log_info(2, "incremental: %zu pages rescanned before the pause; in it: %zu dirty pages "
-                    "%.3f ms, %zu young blocks %.3f ms, roots %.3f ms, drain %.3f ms",
+        log_info(2, "incremental: snapshot %.1f ms, mark %.1f ms (blocks: %zu from records, %zu "
+                    "read; %zu pages written since the last pause), %zu pages rescanned before the "
+                    "pause; in it: %zu dirty pages %.3f ms, %zu young blocks %.3f ms, roots %.3f ms, "
+                    "drain %.3f ms",
+                 cm.build_ms, cm.mark_ms, cm.replayed, cm.read, cm.stale_pages,
                  cm.caught_up_pages, cm.dirty_pages, cm.dirty_ms, cm.young, cm.young_ms,
                  cm.roots_ms, cm.drain_ms);
     if (run.err)
