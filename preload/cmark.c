@@ -97,9 +97,12 @@ static void records_setup(struct cmark *c, bool resumed)
     r->vals = sys_map(c->vals_cap * sizeof *r->vals, true);
     r->slot = sys_map_filled(h->cap * sizeof *r->slot); /* read before written */
     bool inherit = resumed && carry.slot && carry.lo <= h->lo && h->hi <= carry.hi;
-    if (!r->vals || !r->slot) {
+    if (inherit)
+        r->remap = sys_map(carry.n * sizeof *r->remap, true);
+    if (!r->vals || !r->slot || (inherit && !r->remap)) {
         sys_unmap(r->vals, c->vals_cap * sizeof *r->vals);
         sys_unmap(r->slot, h->cap * sizeof *r->slot);
+        sys_unmap(r->remap, carry.n * sizeof *r->remap);
         *r = (struct mark_records){0};
         return;
     }
@@ -109,6 +112,7 @@ static void records_setup(struct cmark *c, bool resumed)
         r->lo = carry.lo; /* carried records hold these words, no more */
         r->hi = carry.hi;
         r->src_vals = carry.vals;
+        r->old_span = carry.span;
         mark_records_inherit(h, carry.span, carry.slot, carry.n);
     } else {
         uintptr_t m = REC_MARGIN(h->hi - h->lo);
@@ -194,9 +198,10 @@ static void young_cb(uintptr_t p, void *ctx)
 int cmark_pause(struct cmark *c, struct roots *roots, const struct world *w, uintptr_t self_sp)
 {
     double t0 = sys_now_ms();
-    /* userfaultfd: protected again in the same step, so the next scan
-     * learns what is written from here on. */
-    int err = dirty_collect(&c->d, c->d.how == DIRTY_UFFD, dirty_cb, c);
+    /* Not protected again: a page written during the scan stays "written"
+     * and is read again by the next scan (its records are dropped here),
+     * which costs less than write-protecting it while the world waits. */
+    int err = dirty_collect(&c->d, false, dirty_cb, c);
     if (err)
         return err;
     double t1 = sys_now_ms();
@@ -256,8 +261,9 @@ int cmark_settle(struct cmark *c)
 void cmark_end(struct cmark *c, bool keep)
 {
     gate_close();
-    carry_free_records(&carry); /* read by this scan, replaced by its own */
     struct mark_records *r = &c->rec;
+    sys_unmap(r->remap, carry.n * sizeof *r->remap);
+    carry_free_records(&carry); /* read by this scan, replaced by its own */
     if (keep && c->d.how == DIRTY_UFFD) {
         dirty_suspend(&c->d);
         carry.d = c->d;

@@ -533,6 +533,26 @@ static void reach_possibly(struct heap *h, struct marker *m, size_t i)
  * using the bounds it names. */
 #define RESOLVE_AHEAD 16
 
+/* A record word resolved to a start pointer (mark.h): the block's index in
+ * the snapshot of the scan that wrote it, and the pointer's offset. */
+#define REC_TAG (1ull << 63)
+#define REC_TAGGED(i, off) (REC_TAG | (uint64_t)(i) << 4 | (off))
+#define REC_INDEX(e) ((size_t)((e) >> 4) & 0xffffffffu)
+#define REC_OFF(e) ((uintptr_t)((e) & 15))
+
+/* Marks what a start pointer to block i reaches: the outcome resolve()
+ * gives any value is_start_pointer accepts (strongly: reached; weakly:
+ * possibly). */
+static inline void reach_start(struct heap *h, struct marker *m, size_t i, bool strong)
+{
+    if (strong) {
+        if (state_of(h, i) != BS_REACHED)
+            reach(h, m, i);
+    } else if (state_of(h, i) == BS_UNREACHED) {
+        reach_possibly(h, m, i);
+    }
+}
+
 static void resolve(struct heap *h, struct marker *m, const struct candidate *c, uint32_t first)
 {
     uintptr_t v = c->v;
@@ -547,7 +567,12 @@ static void resolve(struct heap *h, struct marker *m, const struct candidate *c,
      * the chunk header costs a cache miss). */
     if (v + 8 >= start + size && v == glibc_next_chunk(start))
         return;
-    if (c->strong && (is_start_pointer(start, size, v) || is_base_pointer(h, start, size, v))) {
+    if (is_start_pointer(start, size, v)) {
+        /* the outcome depends on the block's bounds only: a record keeps it */
+        if (c->patch)
+            *c->patch = REC_TAGGED(i, v - start);
+        reach_start(h, m, i, c->strong);
+    } else if (c->strong && is_base_pointer(h, start, size, v)) {
         if (state_of(h, i) != BS_REACHED)
             reach(h, m, i);
     } else if (state_of(h, i) == BS_UNREACHED) {
@@ -555,8 +580,39 @@ static void resolve(struct heap *h, struct marker *m, const struct candidate *c,
     }
 }
 
+/* resolve() for one value, now (no batch). */
+static void resolve_value(struct heap *h, struct marker *m, uintptr_t v, bool strong,
+                          uint64_t *patch)
+{
+    if (v < h->lo || v > h->hi)
+        return;
+    const struct region *r = region_get(h, v);
+    uint32_t first = r ? r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)] : 0;
+    if (first)
+        resolve(h, m, &(struct candidate){v, NULL, patch, strong, false}, first);
+}
+
+/* A start pointer the last scan recorded: `first` is 1 + this snapshot's
+ * index of the same allocation, or 0 when it is gone; the pointer's value
+ * then goes through resolve() like any word. */
+static void resolve_tagged(struct heap *h, struct marker *m, const struct candidate *c,
+                           uint32_t first)
+{
+    if (first) {
+        if (c->patch)
+            *c->patch = REC_TAGGED(first - 1, REC_OFF(c->v));
+        reach_start(h, m, first - 1, c->strong);
+        return;
+    }
+    uintptr_t v = SPAN_START(h->rec->old_span[REC_INDEX(c->v)]) + REC_OFF(c->v);
+    if (c->patch)
+        *c->patch = v;
+    resolve_value(h, m, v, c->strong, c->patch);
+}
+
 /* Resolves the queued candidates: granule slot -> bounds and state
- * (prefetched RESOLVE_AHEAD candidates ahead) -> mark. */
+ * (prefetched RESOLVE_AHEAD candidates ahead) -> mark. A tagged
+ * candidate's slot is its block's entry in the old-to-new index map. */
 static void flush(struct heap *h, struct marker *m)
 {
     size_t n = m->n_cands;
@@ -565,19 +621,36 @@ static void flush(struct heap *h, struct marker *m)
         if (k < n) {
             first[k] = *m->cands[k].slot;
             if (first[k]) {
-                __builtin_prefetch(&h->span[first[k] - 1]);
+                if (!m->cands[k].tagged)
+                    __builtin_prefetch(&h->span[first[k] - 1]);
                 __builtin_prefetch(&h->state[first[k] - 1]);
             }
         }
-        if (k >= RESOLVE_AHEAD && first[k - RESOLVE_AHEAD])
-            resolve(h, m, &m->cands[k - RESOLVE_AHEAD], first[k - RESOLVE_AHEAD]);
+        if (k >= RESOLVE_AHEAD) {
+            const struct candidate *c = &m->cands[k - RESOLVE_AHEAD];
+            uint32_t f = first[k - RESOLVE_AHEAD];
+            if (c->tagged)
+                resolve_tagged(h, m, c, f);
+            else if (f)
+                resolve(h, m, c, f);
+        }
     }
     m->n_cands = 0;
 }
 
+static inline void queue(struct heap *h, struct marker *m, struct candidate c)
+{
+    __builtin_prefetch(c.slot);
+    m->cands[m->n_cands++] = c;
+    if (m->n_cands == BATCH)
+        flush(h, m);
+}
+
 /* A word of scanned memory: if it may point into a block, queue it for
- * the index lookup. */
-static inline void consider(struct heap *h, struct marker *m, uintptr_t v, bool strong)
+ * the index lookup. `patch`: its copy in a record, to be replaced by the
+ * resolved form (NULL: none). */
+static inline void consider(struct heap *h, struct marker *m, uintptr_t v, bool strong,
+                            uint64_t *patch)
 {
     if (v < h->lo || v > h->hi)
         return;
@@ -588,28 +661,28 @@ static inline void consider(struct heap *h, struct marker *m, uintptr_t v, bool 
             return;
         m->last_region = r;
     }
-    const uint32_t *slot = &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)];
-    __builtin_prefetch(slot);
-    m->cands[m->n_cands++] = (struct candidate){v, slot, strong};
-    if (m->n_cands == BATCH)
-        flush(h, m);
+    queue(h, m,
+          (struct candidate){v, &r->map[(v >> GRANULE_SHIFT) & (GRANULES_PER_REGION - 1)], patch,
+                             strong, false});
 }
 
 static void scan_words(struct heap *h, struct marker *m, uintptr_t lo, uintptr_t hi, bool strong)
 {
     lo = (lo + 7) & ~(uintptr_t)7;
     for (uintptr_t p = lo; p + 8 <= hi; p += 8)
-        consider(h, m, *(const uintptr_t *)p, strong);
+        consider(h, m, *(const uintptr_t *)p, strong, NULL);
 }
 
 /* ---- Records (mark_records in mark.h) ---- */
 
-/* The record block i of `size` bytes may be marked from, or NULL. */
-static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t size)
+/* Block i's record of this scan (`*own`) or of the last, if one holds for
+ * its `size` bytes; else NULL. */
+static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t size, bool *own)
 {
     const struct mark_records *r = h->rec;
     const uint64_t *rec = NULL;
     struct rec_slot sl = r->slot[i];
+    *own = sl.off != 0;
     if (sl.off)
         rec = r->vals + sl.off - 1; /* read whole already (possibly, then strongly) */
     else if (sl.src)
@@ -617,22 +690,43 @@ static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t s
     return rec && rec[0] >> 24 == size ? rec : NULL;
 }
 
-/* Marks from a record, copying it into this scan's records unless it is
- * one of them already. */
+/* Marks from this scan's own record of a block: its tagged words name
+ * this snapshot's blocks (a weak scan's words are resolved before the
+ * block can be scanned again: drain flushes after each). */
+static void replay_own(struct heap *h, struct marker *m, const uint64_t *rec, bool strong)
+{
+    size_t n = rec[0] & REC_MAX_WORDS;
+    for (size_t k = 1; k <= n; k++) {
+        if (rec[k] & REC_TAG)
+            reach_start(h, m, REC_INDEX(rec[k]), strong);
+        else
+            consider(h, m, rec[k], strong, NULL);
+    }
+}
+
+/* Marks from the last scan's record of block i, copying it into this
+ * scan's records, each word to be replaced by its resolved form. */
 static void replay(struct heap *h, struct marker *m, size_t i, const uint64_t *rec, bool strong)
 {
     struct mark_records *r = h->rec;
     size_t n = rec[0] & REC_MAX_WORDS;
-    bool copy = !r->slot[i].off && r->n_vals + 1 + n <= r->cap_vals;
-    if (copy) {
-        uint64_t *out = r->vals + r->n_vals;
+    uint64_t *out = NULL;
+    if (r->n_vals + 1 + n <= r->cap_vals) {
+        out = r->vals + r->n_vals;
         r->slot[i].off = (uint32_t)(r->n_vals + 1);
         r->n_vals += 1 + n;
-        for (size_t k = 0; k <= n; k++)
-            out[k] = rec[k];
+        out[0] = rec[0];
     }
-    for (size_t k = 1; k <= n; k++)
-        consider(h, m, rec[k], strong);
+    for (size_t k = 1; k <= n; k++) {
+        uint64_t e = rec[k];
+        uint64_t *patch = out ? &out[k] : NULL;
+        if (patch)
+            *patch = e; /* a raw word stays as it is unless it resolves */
+        if (e & REC_TAG)
+            queue(h, m, (struct candidate){e, &r->remap[REC_INDEX(e)], patch, strong, true});
+        else
+            consider(h, m, e, strong, patch);
+    }
     r->replayed++;
 }
 
@@ -645,7 +739,7 @@ static void read_recording(struct heap *h, struct marker *m, size_t i, uintptr_t
     uintptr_t lo = (start + 7) & ~(uintptr_t)7;
     size_t words = end > lo ? (end - lo) / 8 : 0;
     r->read++;
-    if (r->slot[i].off || words > REC_MAX_WORDS || r->n_vals + 1 + words > r->cap_vals) {
+    if (words > REC_MAX_WORDS || r->n_vals + 1 + words > r->cap_vals) {
         scan_words(h, m, start, end, strong);
         return;
     }
@@ -653,9 +747,11 @@ static void read_recording(struct heap *h, struct marker *m, size_t i, uintptr_t
     size_t n = 0;
     for (size_t k = 0; k < words; k++) {
         uintptr_t v = ((const uintptr_t *)lo)[k];
-        if (v - r->lo <= r->hi - r->lo)
-            out[1 + n++] = v;
-        consider(h, m, v, strong);
+        if (v - r->lo <= r->hi - r->lo) { /* [h->lo, h->hi] lies within */
+            out[1 + n] = v;
+            consider(h, m, v, strong, &out[1 + n]);
+            n++;
+        }
     }
     out[0] = (uint64_t)(end - start) << 24 | n;
     r->slot[i].off = (uint32_t)(r->n_vals + 1);
@@ -670,11 +766,14 @@ static void scan_block(struct heap *h, struct marker *m, size_t i, uintptr_t sta
         scan_words(h, m, start, end, strong);
         return;
     }
-    const uint64_t *rec = record_of(h, i, end - start);
-    if (rec)
-        replay(h, m, i, rec, strong);
-    else
+    bool own;
+    const uint64_t *rec = record_of(h, i, end - start, &own);
+    if (!rec)
         read_recording(h, m, i, start, end, strong);
+    else if (own)
+        replay_own(h, m, rec, strong);
+    else
+        replay(h, m, i, rec, strong);
 }
 
 uint64_t *heap_take_span(struct heap *h, size_t *cap)
@@ -684,8 +783,6 @@ uint64_t *heap_take_span(struct heap *h, size_t *cap)
     h->span = NULL;
     return s;
 }
-
-uintptr_t heap_span_start(uint64_t span) { return SPAN_START(span); }
 
 void mark_records_inherit(struct heap *h, const uint64_t *old_span,
                           const struct rec_slot *old_slot, size_t n_old)
@@ -698,8 +795,10 @@ void mark_records_inherit(struct heap *h, const uint64_t *old_span,
             continue;
         while (j < n_old && SPAN_START(old_span[j]) < b->start)
             j++;
-        if (j < n_old && SPAN_START(old_span[j]) == b->start)
+        if (j < n_old && SPAN_START(old_span[j]) == b->start) {
             slot[i].src = old_slot[j].off;
+            h->rec->remap[j] = (uint32_t)(i + 1);
+        }
     }
 }
 

@@ -37,9 +37,11 @@ struct sblock {
 
 /* A word that passed the range filter, waiting for its index lookup. */
 struct candidate {
-    uintptr_t v;
-    const uint32_t *slot; /* its granule's index entry, prefetched */
-    bool strong;
+    uintptr_t v;          /* the word; tagged: a record's resolved word */
+    const uint32_t *slot; /* its granule's index entry (tagged: its block's
+                           * entry in the records' old-to-new map), prefetched */
+    uint64_t *patch;      /* its copy in a record, or NULL */
+    bool strong, tagged;
 };
 
 struct mark_pool;
@@ -66,7 +68,12 @@ struct region;
  * by the block's words that lie in [lo, hi], as they were when it was
  * read. A block whose record still holds (same allocation, no write to its
  * pages since) is marked from its record instead of its memory: the same
- * words through the same resolution, so the same verdict. */
+ * words, so the same verdict. A word that resolved to a start pointer is
+ * kept resolved (bit 63, the block's index in that scan's snapshot, the
+ * offset): that outcome depends only on the block's bounds, so while the
+ * same allocation is there the next scan skips the index lookup, and when
+ * it is gone the word's value, rebuilt from the old bounds, is resolved
+ * anew. */
 #define REC_MAX_WORDS ((1u << 24) - 1)
 
 /* Per block: where its records are, side by side so that one prefetch
@@ -80,6 +87,9 @@ struct rec_slot {
 struct mark_records {
     struct rec_slot *slot;   /* by this snapshot's block index */
     const uint64_t *src_vals; /* the last scan's records, or NULL */
+    uint32_t *remap;         /* by the last snapshot's index: 1 + this one's index of
+                              * the same allocation, 0 = gone */
+    const uint64_t *old_span; /* the last snapshot's bounds */
     uint64_t *vals;          /* this scan's records of the blocks it reads whole */
     size_t n_vals, cap_vals;
     uintptr_t lo, hi;        /* a record holds every word of its block in [lo, hi] */
@@ -123,12 +133,10 @@ void heap_free(struct heap *h);
 /* Hands the bounds array (h->span, `*cap` entries) to the caller, who
  * unmaps it: the next incremental scan matches its blocks against it. */
 uint64_t *heap_take_span(struct heap *h, size_t *cap);
-/* Start address of a bounds entry. */
-uintptr_t heap_span_start(uint64_t span);
-/* Fills the src of h->rec's slots from the last scan's bounds and slots:
- * block i gets the record of the block that started at its address, if it
- * carries HF_SEEN (the same allocation). One merge pass over both sorted
- * arrays. */
+/* Fills the src of h->rec's slots and h->rec->remap from the last scan's
+ * bounds and slots: block i gets the record of the block that started at
+ * its address, if it carries HF_SEEN (the same allocation). One merge pass
+ * over both sorted arrays. */
 void mark_records_inherit(struct heap *h, const uint64_t *old_span,
                           const struct rec_slot *old_slot, size_t n_old);
 /* Index of the first block starting at or after `a` (h->n if none). */

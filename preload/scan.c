@@ -339,7 +339,7 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     r->leaks = NULL;
     r->n_leaks = 0;
     r->pause_ms = r->stop_ms = 0;
-    double t0 = sys_now_ms();
+    double t0 = sys_now_ms(), cpu0 = sys_thread_cpu_ms();
     spin_lock(&scanner.lock);
     struct cmark cm;
     int cm_err = o->incremental ? cmark_begin(&cm) : ENOTSUP;
@@ -372,9 +372,10 @@ int scan_run(struct scan_result *r, const struct scan_opts *o, struct scan_stats
     reclaim_blocks(&run);
     spin_unlock(&scanner.lock);
     r->scan_ms = sys_now_ms() - t0;
-    log_info(2, "scan %zu: %s, pause %.3f ms (stopping the threads %.3f ms), %.1f ms in all",
+    log_info(2, "scan %zu: %s, pause %.3f ms (stopping the threads %.3f ms), %.1f ms in all, "
+                "%.1f ms of the scanning thread's CPU",
              scan_count(), run.cm ? "incremental" : o->snapshot ? "snapshot" : "stop-the-world",
-             r->pause_ms, r->stop_ms, r->scan_ms);
+             r->pause_ms, r->stop_ms, r->scan_ms, sys_thread_cpu_ms() - cpu0);
     if (run.v && !run.cm)
         log_info(2, "judging %zu blocks: index %.3f ms, roots %.3f ms, mark %.3f ms, verdict %.3f ms",
                  r->reachable_blocks + r->n_leaks, run.v->build_ms, run.v->roots_ms,

@@ -71,6 +71,8 @@ int sys_tgkill(pid_t tgid, pid_t tid, int sig);
 int sys_futex_wait(int *addr, int val, long timeout_ns);
 void sys_futex_wake(int *addr, int n);
 double sys_now_ms(void);
+/* CPU time of the calling thread (user and system). */
+double sys_thread_cpu_ms(void);
 size_t sys_page_size(void);
 
 /* Reads a whole file (e.g. /proc/self/maps) into a sys_map'd buffer that
