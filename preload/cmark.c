@@ -96,9 +96,9 @@ static void records_setup(struct cmark *c, bool resumed)
     c->vals_cap = GS_MIN(t.live_bytes / 8 + 2 * h->cap + 65536, (size_t)UINT32_MAX - 1);
     r->vals = sys_map(c->vals_cap * sizeof *r->vals, true);
     r->slot = sys_map_filled(h->cap * sizeof *r->slot); /* read before written */
-    bool inherit = resumed && carry.slot && carry.lo <= h->lo && h->hi <= carry.hi;
-    if (inherit)
-        r->remap = sys_map(carry.n * sizeof *r->remap, true);
+    bool inherit = resumed && carry.slot && carry.n && carry.lo <= h->lo && h->hi <= carry.hi;
+    if (inherit) /* filled: written sparsely, then read at random (huge pages) */
+        r->remap = sys_map_filled(carry.n * sizeof *r->remap);
     if (!r->vals || !r->slot || (inherit && !r->remap)) {
         sys_unmap(r->vals, c->vals_cap * sizeof *r->vals);
         sys_unmap(r->slot, h->cap * sizeof *r->slot);
@@ -180,6 +180,8 @@ int cmark_begin(struct cmark *c)
      * sees only the pages written from here on. */
     if (dirty_collect(&c->d, true, dirty_cb, c) == 0)
         mark_drain(&c->h);
+    else /* pages it protected again before failing went unreported */
+        c->lost_writes = true;
     c->mark_ms = sys_now_ms() - t1;
     c->caught_up_pages = c->dirty_pages;
     c->dirty_pages = 0;
@@ -201,6 +203,8 @@ int cmark_pause(struct cmark *c, struct roots *roots, const struct world *w, uin
     /* Not protected again: a page written during the scan stays "written"
      * and is read again by the next scan (its records are dropped here),
      * which costs less than write-protecting it while the world waits. */
+    if (c->lost_writes)
+        return EIO;
     int err = dirty_collect(&c->d, false, dirty_cb, c);
     if (err)
         return err;

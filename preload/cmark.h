@@ -49,6 +49,7 @@ struct cmark {
     size_t vals_cap;         /* rec.vals mapped for this many words */
     size_t stale_pages;      /* written since the last pause: their blocks read again */
     size_t replayed, read;   /* blocks marked from records, from memory (set by cmark_end) */
+    bool lost_writes;        /* the catch-up collect failed: the pause judges from scratch */
     /* What the pause did, for verbosity=2 and the benchmarks. */
     size_t caught_up_pages;  /* rescanned before the pause */
     double build_ms, mark_ms; /* the concurrent part: snapshot and index, mark */
@@ -64,8 +65,9 @@ struct cmark {
 int cmark_begin(struct cmark *c);
 
 /* Finishes the mark. STW; every shard lock held; `roots` read now.
- * returns: 0, or errno when the written pages are unknown (judge the
- * stopped world from scratch instead). */
+ * returns: 0, or errno when the written pages are unknown, now or since
+ * the catch-up (judge the stopped world from scratch instead, and end the
+ * tracking: cmark_end(c, false)). */
 int cmark_pause(struct cmark *c, struct roots *roots, const struct world *w, uintptr_t self_sp);
 
 /* World running, gate still open: takes blocks freed or replaced since the

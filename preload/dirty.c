@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,6 +62,25 @@ static void sys_close_fd(int fd)
         syscall(SYS_close, fd);
 }
 
+/* Moves a descriptor the shim keeps away from the lowest numbers, which a
+ * program that closed 0-2 (a daemon) expects its next open() to reuse.
+ * 1024, or half the limit when that is lower: a far higher number would
+ * grow the process's descriptor table (with limits of 2^20, 8 MiB). */
+static int move_high(int fd)
+{
+    struct rlimit lim;
+    if (fd < 0 || syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim) != 0)
+        return fd;
+    long at = lim.rlim_cur > 1088 ? 1024 : (long)(lim.rlim_cur / 2);
+    if (fd >= at)
+        return fd;
+    long moved = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, at);
+    if (moved < 0)
+        return fd;
+    sys_close_fd(fd);
+    return (int)moved;
+}
+
 static int uffd_open(void)
 {
     long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
@@ -75,7 +95,7 @@ static int uffd_open(void)
         sys_close_fd((int)fd);
         return -1;
     }
-    return (int)fd;
+    return move_high((int)fd);
 }
 
 static int uffd_register(int uffd, uintptr_t lo, uintptr_t hi)
@@ -249,7 +269,7 @@ static int open_scan(struct dirty *d)
     d->buf_bytes = d->how == DIRTY_UFFD ? VEC_REGIONS * sizeof(struct gs_page_region)
                                         : PAGEMAP_CHUNK * sizeof(uint64_t);
     d->buf = sys_map(d->buf_bytes, false);
-    d->pagemap = sys_open("/proc/self/pagemap", O_RDONLY);
+    d->pagemap = move_high(sys_open("/proc/self/pagemap", O_RDONLY));
     return !d->buf ? ENOMEM : d->pagemap < 0 ? ENOTSUP : 0;
 }
 
@@ -403,7 +423,8 @@ void dirty_end(struct dirty *d)
 
 void dirty_drop_inherited(struct dirty *d)
 {
-    sys_close_fd(d->uffd); /* the child's copy: the parent keeps tracking */
+    if (uffd_ours(d))
+        sys_close_fd(d->uffd); /* the child's copy: the parent keeps tracking */
     close_scan(d);
     sys_unmap(d->ranges, d->cap * sizeof *d->ranges);
     *d = (struct dirty){.how = DIRTY_NONE, .uffd = -1, .pagemap = -1};

@@ -89,12 +89,16 @@ void *sys_map_shared(size_t len)
 static void *map_flags(size_t len, int flags)
 {
     len = round_pages(len);
-    /* Big private buffers (a scan's per-block arrays, read at random)
-     * ask for transparent huge pages: one fault and one TLB entry per
-     * 2 MiB instead of 512 (with THP in "madvise" mode, Debian's default).
-     * They are populated after the advice, which MAP_POPULATE would come
-     * before. */
-    bool huge = len >= HUGE_MIN && !(flags & MAP_SHARED);
+    /* Big private buffers written whole (a scan's per-block arrays, read
+     * at random) ask for transparent huge pages: one fault and one TLB
+     * entry per 2 MiB instead of 512 (with THP in "madvise" mode, Debian's
+     * default). Not sparse NORESERVE buffers, where each page touched
+     * would take 2 MiB, and not while the world is stopped (the holder of
+     * the mappings), where a huge-page fault may wait for the kernel to
+     * compact memory. Populated after the advice, which MAP_POPULATE
+     * would come before. */
+    bool huge = len >= HUGE_MIN && !(flags & (MAP_SHARED | MAP_NORESERVE)) &&
+                atomic_load(&maps.holder) != sys_gettid();
     bool populate = huge && (flags & MAP_POPULATE);
     if (populate)
         flags &= ~MAP_POPULATE;

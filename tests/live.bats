@@ -653,6 +653,34 @@ _mutator_reports() {
 ["exit",[["direct",48,1,"leak_after_close"]]]'
 }
 
+@test "an incremental scan whose catch-up collect fails midway (injected: the kernel may protect pages again before failing) judges the stopped world and writes the reports a full scan writes (#4)" {
+	local d="$BATS_TEST_TMPDIR"
+	run -23 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$d/full.json:scan_mode=full" \
+		"$GS_PROGS/live_lost_writes" direct
+	run -23 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB:$GS_PROGS/libfail_catchup.so" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$d/inc.json:scan_mode=incremental" \
+		"$GS_PROGS/live_lost_writes"
+	local f
+	for f in full inc; do
+		run -0 jq -c '[.trigger, [.leaks[] | [.kind, .bytes, .blocks, .stack[1].function]]]' "$d/$f.json"
+		assert_equal "$f: $(echo $output)" \
+			"$f: "'["api",[]] ["api",[]] ["api",[["direct",40,1,"make_target"]]] ["api",[]] ["api",[]] ["exit",[["direct",40,1,"make_target"]]]'
+	done
+}
+
+@test "the descriptor incremental scans keep sits high: a daemon that closed 0-2 gets 0, 1, 2 back from open(); a fork child leaves the program's file at the shim's old number open (#4)" {
+	run -0 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/r.%p.json:scan_mode=incremental" \
+		"$GS_PROGS/live_fd_close" lowfd
+	run -0 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
+		GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/r.%p.json:scan_mode=incremental" \
+		"$GS_PROGS/live_fd_close" forkfd
+	assert_line --regexp '^uffd kept [0-9]+$'
+	assert_line "child wrote"
+	assert_line "forkfd ok"
+}
+
 @test "incremental tracking across a fork: the parent's copy-on-write writes are seen (a block hung off an old node after the fork is no leak), the child tracks afresh and reports its own leak (#4)" {
 	local d="$BATS_TEST_TMPDIR"
 	run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
