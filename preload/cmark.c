@@ -97,8 +97,8 @@ static void records_setup(struct cmark *c, bool resumed)
     r->vals = sys_map(c->vals_cap * sizeof *r->vals, true);
     r->slot = sys_map_filled(h->cap * sizeof *r->slot); /* read before written */
     bool inherit = resumed && carry.slot && carry.n && carry.lo <= h->lo && h->hi <= carry.hi;
-    if (inherit) /* filled: written sparsely, then read at random (huge pages) */
-        r->remap = sys_map_filled(carry.n * sizeof *r->remap);
+    if (inherit) /* written in order (matched entries only), then read */
+        r->remap = sys_map(carry.n * sizeof *r->remap, true);
     if (!r->vals || !r->slot || (inherit && !r->remap)) {
         sys_unmap(r->vals, c->vals_cap * sizeof *r->vals);
         sys_unmap(r->slot, h->cap * sizeof *r->slot);

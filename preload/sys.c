@@ -81,35 +81,12 @@ void *sys_map_shared(size_t len)
     return map_flags(len, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-#define HUGE_MIN (8ul << 20)
-
 static void *map_flags(size_t len, int flags)
 {
     len = round_pages(len);
-    /* Big private buffers written whole (a scan's per-block arrays, read
-     * at random) ask for transparent huge pages: one fault and one TLB
-     * entry per 2 MiB instead of 512 (with THP in "madvise" mode, Debian's
-     * default). Not sparse NORESERVE buffers, where each page touched
-     * would take 2 MiB, and not while the world is stopped (the holder of
-     * the mappings), where a huge-page fault may wait for the kernel to
-     * compact memory. Populated after the advice, which MAP_POPULATE
-     * would come before. */
-    bool huge = len >= HUGE_MIN && !(flags & (MAP_SHARED | MAP_NORESERVE)) &&
-                atomic_load(&maps.holder) != sys_gettid();
-    bool populate = huge && (flags & MAP_POPULATE);
-    if (populate)
-        flags &= ~MAP_POPULATE;
     void *p = (void *)syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    if (huge)
-        syscall(SYS_madvise, p, len, MADV_HUGEPAGE);
-    if (populate && syscall(SYS_madvise, p, len, MADV_POPULATE_WRITE) != 0)
-        for (size_t off = 0; off < len; off += 4096) /* before Linux 5.14 */
-            ((volatile char *)p)[off] = 0;
     bool locked = lock_maps();
     if (maps.n < MAX_OWN_MAPS) {
         maps.ranges[maps.n].lo = (uintptr_t)p;
