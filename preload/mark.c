@@ -676,13 +676,17 @@ static void scan_words(struct heap *h, struct marker *m, uintptr_t lo, uintptr_t
 /* ---- Records (mark_records in mark.h) ---- */
 
 /* Block i's record of this scan (`*own`) or of the last, if one holds for
- * its `size` bytes; else NULL. */
-static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t size, bool *own)
+ * its `size` bytes; else NULL. `*empty`: it holds no word (then NULL). */
+static inline const uint64_t *record_of(const struct heap *h, size_t i, size_t size, bool *own,
+                                        bool *empty)
 {
     const struct mark_records *r = h->rec;
     const uint64_t *rec = NULL;
     struct rec_slot sl = r->slot[i];
     *own = sl.off != 0;
+    *empty = sl.off ? sl.off == REC_EMPTY : sl.src == REC_EMPTY;
+    if (*empty)
+        return NULL;
     if (sl.off)
         rec = r->vals + sl.off - 1; /* read whole already (possibly, then strongly) */
     else if (sl.src)
@@ -753,6 +757,10 @@ static void read_recording(struct heap *h, struct marker *m, size_t i, uintptr_t
             n++;
         }
     }
+    if (n == 0) { /* nothing to keep but the fact */
+        r->slot[i].off = REC_EMPTY;
+        return;
+    }
     out[0] = (uint64_t)(end - start) << 24 | n;
     r->slot[i].off = (uint32_t)(r->n_vals + 1);
     r->n_vals += 1 + n;
@@ -766,12 +774,18 @@ static void scan_block(struct heap *h, struct marker *m, size_t i, uintptr_t sta
         scan_words(h, m, start, end, strong);
         return;
     }
-    bool own;
-    const uint64_t *rec = record_of(h, i, end - start, &own);
-    if (!rec)
+    bool own, empty;
+    const uint64_t *rec = record_of(h, i, end - start, &own, &empty);
+    if (empty) { /* no pointer in it: carried forward, nothing to mark */
+        if (!own)
+            h->rec->slot[i].off = REC_EMPTY;
+        h->rec->replayed++;
+    } else if (!rec)
         read_recording(h, m, i, start, end, strong);
-    else if (own)
+    else if (own) {
         replay_own(h, m, rec, strong);
+        h->rec->replayed++;
+    }
     else
         replay(h, m, i, rec, strong);
 }
@@ -958,10 +972,11 @@ static void drain_grey(struct heap *h, struct marker *m, bool split)
             f->start = SPAN_START(sp);
             f->end = f->start + span_size(h, i, sp);
             f->i = i;
-            if (h->rec && h->rec->slot[i].src)
-                __builtin_prefetch(h->rec->src_vals + h->rec->slot[i].src - 1);
-            else
+            uint32_t src = h->rec ? h->rec->slot[i].src : 0;
+            if (!src)
                 prefetch_lines(f->start, f->end);
+            else if (src != REC_EMPTY) /* an empty record has nothing to read */
+                __builtin_prefetch(h->rec->src_vals + src - 1);
             continue;
         }
         if (in == out) { /* nothing in flight: resolve what is queued, or stop */

@@ -84,6 +84,10 @@ struct rec_slot {
     uint32_t off; /* this scan's: 1 + offset in vals, 0 = none (or dropped) */
 };
 
+/* In a rec_slot: a record with no words (a block holding no pointer),
+ * kept without a header in vals. Offsets stay below it (cap_vals). */
+#define REC_EMPTY UINT32_MAX
+
 struct mark_records {
     struct rec_slot *slot;   /* by this snapshot's block index */
     const uint64_t *src_vals; /* the last scan's records, or NULL */
