@@ -11,7 +11,9 @@
  * (2% of the heap), the bounds (8 bytes a block) and the states (1 byte)
  * stay cache-resident far longer than the 24-byte snapshot entries, which
  * the mark never reads. A big mark gets a second marker thread on the
- * other CPU (mark_drain_all).
+ * other CPU (mark_drain_all). An incremental scan marks a block on clean
+ * pages from the last scan's record of it instead of its memory, and
+ * records what it reads (mark.h, struct mark_records).
  * STW: yes (after heap_build). allocates: sys_map only. */
 #include "mark.h"
 
@@ -183,11 +185,13 @@ static int heap_index(struct heap *h)
     return 0;
 }
 
-/* ---- The stopped-world build: a counting sort by page, straight from the
- * table. The table keeps a page's blocks side by side and nearly in order
- * (handle.c), so scattering them into page runs leaves an array whose
- * disorder is within runs of a few dozen: an insertion sort finishes it in
- * about one pass. No second copy, no full radix passes. ---- */
+/* ---- The builds: a counting sort by page. The table keeps a page's
+ * blocks side by side and nearly in order (handle.c), so scattering them
+ * into page runs leaves an array whose disorder is within runs of a few
+ * dozen: an insertion sort finishes it in about one pass. The stopped
+ * world scatters straight from the table; the live build from a copy of
+ * it (the table moves under it, so counts and places must come from the
+ * same list). ---- */
 
 #define PAGE_SHIFT_ 12
 #define PAGES_PER_REGION (1ul << (REGION_SHIFT - PAGE_SHIFT_))
