@@ -735,7 +735,6 @@ static void replay(struct heap *h, struct marker *m, size_t i, const uint64_t *r
         else
             consider(h, m, e, strong, patch);
     }
-    r->replayed++;
 }
 
 /* Scans block i whole from memory, recording its words in [r->lo, r->hi]
@@ -780,16 +779,15 @@ static void scan_block(struct heap *h, struct marker *m, size_t i, uintptr_t sta
     }
     bool own, empty;
     const uint64_t *rec = record_of(h, i, end - start, &own, &empty);
-    if (empty) { /* no pointer in it: carried forward, nothing to mark */
-        if (!own)
-            h->rec->slot[i].off = REC_EMPTY;
-        h->rec->replayed++;
-    } else if (!rec)
+    if (!empty && !rec) {
         read_recording(h, m, i, start, end, strong);
-    else if (own) {
-        replay_own(h, m, rec, strong);
-        h->rec->replayed++;
+        return;
     }
+    h->rec->replayed++;
+    if (empty) /* no pointer in it: carried forward, nothing to mark */
+        h->rec->slot[i].off = REC_EMPTY;
+    else if (own)
+        replay_own(h, m, rec, strong);
     else
         replay(h, m, i, rec, strong);
 }

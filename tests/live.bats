@@ -657,10 +657,10 @@ _mutator_reports() {
 	local d="$BATS_TEST_TMPDIR"
 	run -23 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
 		GUARDSHIM_OPTIONS="format=json:log_path=$d/full.json:scan_mode=full" \
-		"$GS_PROGS/live_lost_writes" direct
+		"$GS_PROGS/live_hidden_change" direct
 	run -23 timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB:$GS_PROGS/libfail_catchup.so" \
 		GUARDSHIM_OPTIONS="format=json:log_path=$d/inc.json:scan_mode=incremental" \
-		"$GS_PROGS/live_lost_writes"
+		"$GS_PROGS/live_hidden_change" inject
 	local f
 	for f in full inc; do
 		run -0 jq -c '[.trigger, [.leaks[] | [.kind, .bytes, .blocks, .stack[1].function]]]' "$d/$f.json"
@@ -717,7 +717,7 @@ _mutator_reports() {
 			rm -f "$BATS_TEST_TMPDIR/r.json"
 			run -23 --separate-stderr timeout -k 5 "$GS_TIMEOUT" env LD_PRELOAD="$GS_LIB" \
 				GUARDSHIM_OPTIONS="format=json:log_path=$BATS_TEST_TMPDIR/r.json:scan_mode=$mode:verbosity=2" \
-				"$GS_PROGS/live_discard" $arg
+				"$GS_PROGS/live_hidden_change" discard $arg
 			assert_line discarded
 			local log="$stderr"
 			run -0 jq -c '[.trigger, [.leaks[] | [.kind, .bytes, .blocks, .stack[1].function]]]' \

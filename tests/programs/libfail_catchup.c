@@ -1,5 +1,5 @@
-/* Proves (with live_lost_writes.c): fault injection for the incremental scan's catch-up collect. Preloaded after the shim, it wraps syscall(): the first PAGEMAP_SCAN that write-protects again and lists written pages over the armed address runs a hook (a program write during the concurrent mark), then the real ioctl, then reports EPERM: what the kernel does when the walk meets a mapping that is not registered further on, after it has already protected the pages before it
- * Expect: nothing of its own; live_lost_writes arms it through inject_arm() */
+/* Proves (with live_hidden_change.c inject): fault injection for the incremental scan's catch-up collect. Preloaded after the shim, it wraps syscall(): the first PAGEMAP_SCAN that write-protects again and lists written pages over the armed address runs a hook (a program write during the concurrent mark), then the real ioctl, then reports EPERM: what the kernel does when the walk meets a mapping that is not registered further on, after it has already protected the pages before it
+ * Expect: nothing of its own; live_hidden_change arms it through inject_arm() */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
